@@ -1,0 +1,109 @@
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WebSockets;
+using WebSockets.Internal;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>
+/// Maps WebSocket endpoints whose connections join the <see cref="ISocketRegistry"/>.
+/// </summary>
+public static class WebSocketEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps a WebSocket endpoint whose every incoming message is handled by <paramref name="handler"/>, GoFr style.
+    /// </summary>
+    /// <remarks>
+    /// <para>Each message binds to the handler's one message parameter: <see cref="string"/> (text frames),
+    /// <see cref="byte"/>[], <see cref="ReadOnlyMemory{T}"/> of bytes or <see cref="SocketMessage"/> (text and binary frames;
+    /// the memory is valid until the handler returns), or any other type, deserialized from a text frame as JSON.
+    /// The handler can also take <see cref="ISocketConnection"/>, <see cref="CancellationToken"/> (canceled when the
+    /// connection ends), <see cref="System.Security.Claims.ClaimsPrincipal"/>, <see cref="SocketSession"/>, and services,
+    /// resolved from a scope created per message.</para>
+    /// <para>A non-null return value, or the result of a returned task, is sent back: a string as a text frame, a byte
+    /// array as a binary frame, a <see cref="SocketMessage"/> as it is, anything else as JSON in a text frame.
+    /// A message that does not bind, or a handler that throws, gets an error notice
+    /// (<c>{"event":"error","data":{"code":…,"message":…}}</c>) and the connection stays open.</para>
+    /// </remarks>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <param name="pattern">The route pattern.</param>
+    /// <param name="handler">The message handler.</param>
+    /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, Delegate handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Map(endpoints, pattern, handler, configure: null);
+    }
+
+    /// <summary>
+    /// Maps a WebSocket endpoint whose every incoming message is handled by <paramref name="handler"/>, with options.
+    /// See <see cref="MapWebSocketEndpoint(IEndpointRouteBuilder, string, Delegate)"/> for how messages bind.
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <param name="pattern">The route pattern.</param>
+    /// <param name="handler">The message handler.</param>
+    /// <param name="configure">Configures the endpoint's handshake and limits.</param>
+    /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, Delegate handler, Action<WebSocketEndpointOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentNullException.ThrowIfNull(configure);
+        return Map(endpoints, pattern, handler, configure);
+    }
+
+    /// <summary>
+    /// Maps a WebSocket endpoint without a message handler: its connections join the registry (and their namespace's
+    /// hooks run) so the application can send to them; messages they send are read and discarded.
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <param name="pattern">The route pattern.</param>
+    /// <param name="configure">Configures the endpoint's namespace, handshake and limits.</param>
+    /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, Action<WebSocketEndpointOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return Map(endpoints, pattern, handler: null, configure);
+    }
+
+    private static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints, string pattern, Delegate? handler, Action<WebSocketEndpointOptions>? configure)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(pattern);
+
+        var services = endpoints.ServiceProvider;
+        if (services.GetService<SocketRegistryMarkerService>() is null)
+        {
+            throw new InvalidOperationException(
+                "Unable to find the required services. Add them by calling 'builder.Services.AddSocketRegistry()' before 'builder.Build()'.");
+        }
+
+        var options = new WebSocketEndpointOptions();
+        configure?.Invoke(options);
+        var failures = SocketRegistryOptionsValidator.Validate(options);
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException($"WebSocket endpoint '{pattern}'", typeof(WebSocketEndpointOptions), failures);
+        }
+
+        var registry = services.GetRequiredService<SocketRegistry>();
+        var namespaceName = options.Namespace ?? SocketRegistryOptions.DefaultNamespace;
+        if (!registry.TryGetNamespace(namespaceName, out var ns))
+        {
+            throw new InvalidOperationException(
+                $"The WebSocket endpoint '{pattern}' uses namespace '{namespaceName}', which is not registered. Register it with 'builder.Services.AddSocketRegistry().AddNamespace(\"{namespaceName}\", ns => …)'.");
+        }
+
+        var messageHandler = handler is null ? null : MessageHandler.Create(handler, services, registry);
+        var runtime = new EndpointRuntime(options, ns, messageHandler);
+        var endpoint = new WebSocketEndpoint(registry, runtime, services.GetRequiredService<ILogger<WebSocketEndpoint>>());
+
+        // The WebSocket middleware supplies the upgrade feature; wrapping the endpoint in it means the app needs no
+        // UseWebSockets() call. When the app has one, the middleware passes the request through.
+        var middleware = new WebSocketMiddleware(endpoint.HandleAsync, Options.Create(new WebSocketOptions()), services.GetRequiredService<ILoggerFactory>());
+        return endpoints.Map(pattern, middleware.Invoke).WithDisplayName($"WebSocket {pattern}");
+    }
+}

@@ -1,0 +1,31 @@
+namespace WebSockets;
+
+/// <summary>
+/// Why a connection ended. Passed to the disconnect hooks of its namespace.
+/// </summary>
+public enum DisconnectReason
+{
+    /// <summary>The client sent a close frame. <see cref="ISocketConnection.CloseStatus"/> holds its code.</summary>
+    ClientClosed,
+
+    /// <summary>The connection ended without a close frame: a TCP reset, a dropped network, or no pong within the keep-alive timeout.</summary>
+    ConnectionLost,
+
+    /// <summary>The application closed or aborted the connection.</summary>
+    ServerClosed,
+
+    /// <summary>The host is shutting down; the connection was drained and closed with 1001 (going away).</summary>
+    ServerShutdown,
+
+    /// <summary>The connection's send queue was full and <see cref="SendQueueFullMode.Close"/> applies.</summary>
+    SlowConsumer,
+
+    /// <summary>The client sent a message larger than <see cref="WebSocketEndpointOptions.MaxMessageSize"/>; closed with 1009.</summary>
+    MessageTooBig,
+
+    /// <summary>No message arrived from the client within <see cref="WebSocketEndpointOptions.IdleTimeout"/>.</summary>
+    IdleTimeout,
+
+    /// <summary>A connect hook threw or did not finish within <see cref="WebSocketEndpointOptions.HandshakeTimeout"/>; closed with 1011.</summary>
+    HookFailed,
+}

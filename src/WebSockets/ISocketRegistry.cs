@@ -1,0 +1,67 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace WebSockets;
+
+/// <summary>
+/// The registry of live WebSocket connections: look up, count, enumerate and broadcast.
+/// Registered as a singleton by <c>AddSocketRegistry</c>; take it by constructor injection.
+/// </summary>
+public interface ISocketRegistry
+{
+    /// <summary>Gets the number of live connections across all namespaces.</summary>
+    int Count { get; }
+
+    /// <summary>Gets the number of live connections in a namespace.</summary>
+    /// <param name="namespace">The namespace name.</param>
+    /// <returns>The count, or 0 for a namespace with no connections or that does not exist.</returns>
+    int GetCount(string @namespace);
+
+    /// <summary>Looks up a live connection by its ID.</summary>
+    /// <param name="connectionId">The connection ID.</param>
+    /// <param name="connection">The connection, when found.</param>
+    /// <returns><see langword="true"/> when a live connection has that ID.</returns>
+    bool TryGetConnection(string connectionId, [NotNullWhen(true)] out ISocketConnection? connection);
+
+    /// <summary>Enumerates the live connections, of one namespace or of all.</summary>
+    /// <param name="namespace">The namespace, or <see langword="null"/> for every namespace.</param>
+    /// <returns>The connections live at the time each is reached; the enumeration does not lock the registry.</returns>
+    IEnumerable<ISocketConnection> GetConnections(string? @namespace = null);
+
+    /// <summary>
+    /// Queues the same message to every live connection of one namespace, or of all, that passes the filter.
+    /// The payload is shared, not copied, per target.
+    /// </summary>
+    /// <param name="message">The message.</param>
+    /// <param name="namespace">The namespace, or <see langword="null"/> for every namespace.</param>
+    /// <param name="filter">An optional predicate that selects targets.</param>
+    /// <param name="cancellationToken">Cancels waiting for queue room when <see cref="SendQueueFullMode.Wait"/> applies.</param>
+    /// <returns>A task that completes when the message is queued to (or dropped for) every target.</returns>
+    ValueTask BroadcastAsync(SocketMessage message, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Encodes <paramref name="text"/> as UTF-8 once and queues it as a text frame to every matching live connection.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="namespace">The namespace, or <see langword="null"/> for every namespace.</param>
+    /// <param name="filter">An optional predicate that selects targets.</param>
+    /// <param name="cancellationToken">Cancels waiting for queue room when <see cref="SendQueueFullMode.Wait"/> applies.</param>
+    /// <returns>A task that completes when the message is queued to (or dropped for) every target.</returns>
+    ValueTask BroadcastAsync(string text, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Serializes <paramref name="value"/> to JSON once and queues it to every matching live connection.
+    /// A <see cref="byte"/> array, <see cref="Memory{T}"/>, <see cref="ReadOnlyMemory{T}"/> or <see cref="ArraySegment{T}"/> of bytes is sent as one binary frame instead.
+    /// </summary>
+    /// <typeparam name="T">The type to serialize.</typeparam>
+    /// <param name="value">The value, serialized with <see cref="SocketRegistryOptions.JsonSerializerOptions"/>.</param>
+    /// <param name="namespace">The namespace, or <see langword="null"/> for every namespace.</param>
+    /// <param name="filter">An optional predicate that selects targets.</param>
+    /// <param name="cancellationToken">Cancels waiting for queue room when <see cref="SendQueueFullMode.Wait"/> applies.</param>
+    /// <returns>A task that completes when the message is queued to (or dropped for) every target.</returns>
+    ValueTask BroadcastAsync<T>(T value, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Queues a message to one connection by its ID.</summary>
+    /// <param name="connectionId">The connection ID.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Cancels waiting for queue room when <see cref="SendQueueFullMode.Wait"/> applies.</param>
+    /// <returns><see langword="true"/> when a live connection with that ID was found.</returns>
+    ValueTask<bool> SendAsync(string connectionId, SocketMessage message, CancellationToken cancellationToken = default);
+}

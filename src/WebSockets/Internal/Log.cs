@@ -1,0 +1,93 @@
+using System.Net.WebSockets;
+using Microsoft.Extensions.Logging;
+
+namespace WebSockets.Internal;
+
+// Event IDs are stable and never reused: registry 1-19, connection 20-49, handler 50-59, endpoint 60-79.
+
+internal sealed partial class SocketRegistry
+{
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Connection {ConnectionId} joined namespace '{Namespace}' (sub-protocol: {SubProtocol}).", EventName = "Connected")]
+        public static partial void Connected(ILogger logger, string connectionId, string @namespace, string? subProtocol);
+
+        [LoggerMessage(2, LogLevel.Debug, "Connection {ConnectionId} left namespace '{Namespace}': {Reason}, close status {CloseStatus}.", EventName = "Disconnected")]
+        public static partial void Disconnected(ILogger logger, string connectionId, string @namespace, DisconnectReason reason, WebSocketCloseStatus? closeStatus);
+
+        [LoggerMessage(3, LogLevel.Debug, "Accepting connection {ConnectionId} failed or timed out.", EventName = "AcceptFailed")]
+        public static partial void AcceptFailed(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(4, LogLevel.Error, "A connect hook of namespace '{Namespace}' failed for connection {ConnectionId}; closing it.", EventName = "ConnectedHookFailed")]
+        public static partial void ConnectedHookFailed(ILogger logger, string connectionId, string @namespace, Exception exception);
+
+        [LoggerMessage(5, LogLevel.Error, "The connect hooks of namespace '{Namespace}' did not finish within the handshake timeout for connection {ConnectionId}; closing it.", EventName = "ConnectedHookTimedOut")]
+        public static partial void ConnectedHookTimedOut(ILogger logger, string connectionId, string @namespace, Exception? exception);
+
+        [LoggerMessage(6, LogLevel.Error, "A disconnect hook of namespace '{Namespace}' failed for connection {ConnectionId}.", EventName = "DisconnectedHookFailed")]
+        public static partial void DisconnectedHookFailed(ILogger logger, string connectionId, string @namespace, Exception exception);
+
+        [LoggerMessage(7, LogLevel.Information, "Shutting down: draining {Count} WebSocket connections within {DrainTimeout}.", EventName = "Draining")]
+        public static partial void Draining(ILogger logger, int count, TimeSpan drainTimeout);
+
+        [LoggerMessage(8, LogLevel.Warning, "The host's shutdown timeout expired with {Count} WebSocket connections still closing.", EventName = "DrainIncomplete")]
+        public static partial void DrainIncomplete(ILogger logger, int count);
+    }
+}
+
+internal sealed partial class SocketConnection
+{
+    private static partial class Log
+    {
+        [LoggerMessage(20, LogLevel.Debug, "Connection {ConnectionId} dropped a message: its send queue is full ({Mode}).", EventName = "MessageDropped")]
+        public static partial void MessageDropped(ILogger logger, string connectionId, SendQueueFullMode mode);
+
+        [LoggerMessage(21, LogLevel.Warning, "Connection {ConnectionId} is closed as a slow consumer: its send queue of {Capacity} messages is full.", EventName = "SlowConsumer")]
+        public static partial void SlowConsumer(ILogger logger, string connectionId, int capacity);
+
+        [LoggerMessage(22, LogLevel.Debug, "Connection {ConnectionId} did not finish closing within {CloseTimeout}; aborting it.", EventName = "CloseTimedOut")]
+        public static partial void CloseTimedOut(ILogger logger, string connectionId, TimeSpan closeTimeout);
+
+        [LoggerMessage(23, LogLevel.Debug, "Connection {ConnectionId} closed prematurely.", EventName = "ConnectionLost")]
+        public static partial void ConnectionLost(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(24, LogLevel.Debug, "Sending to connection {ConnectionId} failed.", EventName = "SendFailed")]
+        public static partial void SendFailed(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(25, LogLevel.Error, "The write pump of connection {ConnectionId} failed.", EventName = "WritePumpFailed")]
+        public static partial void WritePumpFailed(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(26, LogLevel.Error, "The read pump of connection {ConnectionId} failed.", EventName = "ReadPumpFailed")]
+        public static partial void ReadPumpFailed(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(27, LogLevel.Debug, "Connection {ConnectionId} sent a message larger than {MaxMessageSize} bytes; closing it with 1009.", EventName = "MessageTooBig")]
+        public static partial void MessageTooBig(ILogger logger, string connectionId, int maxMessageSize);
+
+        [LoggerMessage(28, LogLevel.Debug, "Connection {ConnectionId} sent nothing for {IdleTimeout}; closing it.", EventName = "IdleTimeout")]
+        public static partial void IdleTimeout(ILogger logger, string connectionId, TimeSpan idleTimeout);
+    }
+}
+
+internal sealed partial class MessageHandler
+{
+    private static partial class Log
+    {
+        [LoggerMessage(50, LogLevel.Debug, "A message from connection {ConnectionId} could not be bound to {MessageType} ({Code}).", EventName = "MessageNotBound")]
+        public static partial void MessageNotBound(ILogger logger, string connectionId, string messageType, string code);
+
+        [LoggerMessage(51, LogLevel.Error, "The message handler failed for connection {ConnectionId}.", EventName = "HandlerFailed")]
+        public static partial void HandlerFailed(ILogger logger, string connectionId, Exception exception);
+    }
+}
+
+internal sealed partial class WebSocketEndpoint
+{
+    private static partial class Log
+    {
+        [LoggerMessage(60, LogLevel.Debug, "Refused a WebSocket upgrade from origin '{Origin}'.", EventName = "OriginRefused")]
+        public static partial void OriginRefused(ILogger logger, string origin);
+
+        [LoggerMessage(61, LogLevel.Debug, "Refused a WebSocket upgrade: connection ID '{ConnectionId}' is already in use.", EventName = "DuplicateConnectionId")]
+        public static partial void DuplicateId(ILogger logger, string connectionId);
+    }
+}

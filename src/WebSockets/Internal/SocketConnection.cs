@@ -1,0 +1,482 @@
+using System.Buffers;
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Claims;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace WebSockets.Internal;
+
+/// <summary>
+/// One connection: a read pump and a write pump bridged by a bounded queue. Only the write pump touches the
+/// WebSocket for sending, so any number of threads can send at once.
+/// </summary>
+internal sealed partial class SocketConnection : ISocketConnection
+{
+    private const int StateOpen = 0;
+    private const int StateClosing = 1;
+    private const int StateClosed = 2;
+    private const int NoReason = -1;
+
+    private readonly SocketRegistry _registry;
+    private readonly EndpointRuntime _endpoint;
+    private readonly NamespaceState _namespace;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly Channel<SocketMessage> _queue;
+    private readonly CancellationTokenSource _closedCts = new();
+    private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private WebSocket? _socket;
+    private Task _writing = Task.CompletedTask;
+    private ITimer? _idleTimer;
+    private int _state = StateOpen;
+    private int _reason = NoReason;
+    private volatile bool _discardQueue;
+    private WebSocketCloseStatus _serverCloseStatus = WebSocketCloseStatus.NormalClosure;
+    private string? _serverCloseDescription;
+    private TimeSpan _closeTimeout;
+    private WebSocketCloseStatus? _closeStatus;
+    private string? _closeStatusDescription;
+    private long _lastReceivedTimestamp;
+    private byte[]? _receiveBuffer;
+    private IHeaderDictionary _headers;
+    private IQueryCollection _query;
+
+    public SocketConnection(string id, HttpContext httpContext, string? subProtocol, SocketRegistry registry, EndpointRuntime endpoint, NamespaceState ns)
+    {
+        Id = id;
+        _registry = registry;
+        _endpoint = endpoint;
+        _namespace = ns;
+        _logger = registry.ConnectionLogger;
+        _timeProvider = registry.TimeProvider;
+        _closeTimeout = registry.Options.CloseTimeout;
+        User = httpContext.User;
+        _headers = httpContext.Request.Headers;
+        _query = httpContext.Request.Query;
+        RemoteIpAddress = httpContext.Connection.RemoteIpAddress;
+        SubProtocol = subProtocol;
+
+        var mode = registry.Options.SendQueueFullMode;
+        var channelOptions = new BoundedChannelOptions(registry.Options.SendQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            AllowSynchronousContinuations = false,
+            FullMode = mode == SendQueueFullMode.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
+        };
+        _queue = mode == SendQueueFullMode.DropOldest
+            ? Channel.CreateBounded<SocketMessage>(channelOptions, _ => OnMessageDropped())
+            : Channel.CreateBounded<SocketMessage>(channelOptions);
+    }
+
+    public string Id { get; }
+
+    public string Namespace => _namespace.Name;
+
+    public ClaimsPrincipal User { get; }
+
+    public IQueryCollection Query => _query;
+
+    public IHeaderDictionary Headers => _headers;
+
+    public IPAddress? RemoteIpAddress { get; }
+
+    public string? SubProtocol { get; }
+
+    public SocketSession Session { get; } = new();
+
+    public bool IsOpen => Volatile.Read(ref _state) == StateOpen;
+
+    public CancellationToken ConnectionClosed => _closedCts.Token;
+
+    public WebSocketCloseStatus? CloseStatus => _closeStatus;
+
+    public string? CloseStatusDescription => _closeStatusDescription;
+
+    internal NamespaceState NamespaceState => _namespace;
+
+    /// <summary>Completes when the connection has ended and its disconnect hooks have run.</summary>
+    internal Task Completion => _completed.Task;
+
+    internal DisconnectReason Reason => _reason == NoReason ? DisconnectReason.ConnectionLost : (DisconnectReason)_reason;
+
+    /// <summary>Whether a receive buffer is rented right now (idle connections hold none).</summary>
+    internal bool HoldsReceiveBuffer => Volatile.Read(ref _receiveBuffer) is not null;
+
+    internal int QueuedMessages => _queue.Reader.Count;
+
+    // ---- Sending -------------------------------------------------------------------------------------------
+
+    public ValueTask SendAsync(SocketMessage message, CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _state) != StateOpen)
+        {
+            return default;
+        }
+
+        if (_queue.Writer.TryWrite(message))
+        {
+            return default;
+        }
+
+        return SendQueueFullAsync(message, cancellationToken);
+    }
+
+    public ValueTask SendAsync(string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return SendAsync(new SocketMessage(WebSocketMessageType.Text, Encoding.UTF8.GetBytes(text)), cancellationToken);
+    }
+
+    public ValueTask SendAsync(byte[] data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return SendAsync(new SocketMessage(WebSocketMessageType.Binary, data), cancellationToken);
+    }
+
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+        => SendAsync(new SocketMessage(WebSocketMessageType.Binary, data.ToArray()), cancellationToken);
+
+    public ValueTask SendAsync<T>(T value, CancellationToken cancellationToken = default)
+        => SendAsync(MessageFactory.Create(value, _registry.Options.JsonSerializerOptions), cancellationToken);
+
+    private ValueTask SendQueueFullAsync(SocketMessage message, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _state) != StateOpen)
+        {
+            return default; // the queue was completed by a close, not filled
+        }
+
+        switch (_registry.Options.SendQueueFullMode)
+        {
+            case SendQueueFullMode.Wait:
+                return WaitForRoomAsync(message, cancellationToken);
+            case SendQueueFullMode.Close:
+                Log.SlowConsumer(_logger, Id, _registry.Options.SendQueueCapacity);
+                RequestClose(WebSocketCloseStatus.PolicyViolation, "Send queue full: the client is not reading fast enough.", DisconnectReason.SlowConsumer, drain: false);
+                return default;
+            default:
+                // DropNewest; DropOldest never reports a full queue.
+                OnMessageDropped();
+                return default;
+        }
+    }
+
+    private async ValueTask WaitForRoomAsync(SocketMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(message, cancellationToken);
+        }
+        catch (ChannelClosedException)
+        {
+            // Closed while waiting: like any send to a closing connection, the message is discarded.
+        }
+    }
+
+    private void OnMessageDropped()
+    {
+        _registry.Metrics.MessageDropped(Namespace);
+        Log.MessageDropped(_logger, Id, _registry.Options.SendQueueFullMode);
+    }
+
+    // ---- Closing -------------------------------------------------------------------------------------------
+
+    public Task CloseAsync(WebSocketCloseStatus closeStatus = WebSocketCloseStatus.NormalClosure, string? statusDescription = null)
+    {
+        RequestClose(closeStatus, statusDescription, DisconnectReason.ServerClosed, drain: true);
+        return _writing;
+    }
+
+    public void Abort()
+    {
+        TrySetReason(DisconnectReason.ServerClosed);
+        AbortCore();
+    }
+
+    /// <summary>
+    /// Stops accepting messages, then lets the write pump flush (or discard) the queue and send a close frame.
+    /// The connection is aborted if this does not finish within <paramref name="timeout"/> (default: CloseTimeout).
+    /// The first reason given wins.
+    /// </summary>
+    internal void RequestClose(WebSocketCloseStatus status, string? description, DisconnectReason reason, bool drain, TimeSpan? timeout = null)
+    {
+        TrySetReason(reason);
+        if (Interlocked.CompareExchange(ref _state, StateClosing, StateOpen) != StateOpen)
+        {
+            return;
+        }
+
+        _serverCloseStatus = status;
+        _serverCloseDescription = description;
+        if (timeout is { } t)
+        {
+            _closeTimeout = t;
+        }
+
+        if (!drain)
+        {
+            _discardQueue = true;
+        }
+
+        _queue.Writer.TryComplete();
+        _closeRequested.TrySetResult();
+    }
+
+    private void TrySetReason(DisconnectReason reason) => Interlocked.CompareExchange(ref _reason, (int)reason, NoReason);
+
+    private void AbortCore()
+    {
+        Interlocked.CompareExchange(ref _state, StateClosing, StateOpen);
+        _discardQueue = true;
+        _queue.Writer.TryComplete();
+        _closeRequested.TrySetResult();
+
+        // Canceling runs registered callbacks, which can be user code: never inline on the caller's thread.
+        ThreadPool.UnsafeQueueUserWorkItem(static c =>
+        {
+            c._closedCts.Cancel();
+            c._socket?.Abort();
+        }, this, preferLocal: false);
+    }
+
+    // ---- Lifetime ------------------------------------------------------------------------------------------
+
+    /// <summary>Starts the write pump, so that connect hooks can already send.</summary>
+    internal void Start(WebSocket socket)
+    {
+        _socket = socket;
+        _lastReceivedTimestamp = _timeProvider.GetTimestamp();
+        _writing = WritePumpAsync(socket);
+    }
+
+    /// <summary>Runs the read pump (unless a connect hook failed) and returns when both pumps are done.</summary>
+    internal async Task RunAsync(bool startReading)
+    {
+        var socket = _socket!;
+        var reading = startReading && IsOpen ? ReadPumpAsync(socket) : Task.CompletedTask;
+        if (_endpoint.IdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            var period = _endpoint.IdleTimeout / 2;
+            _idleTimer = _timeProvider.CreateTimer(static s => ((SocketConnection)s!).CheckIdle(), this, period, period);
+        }
+
+        await Task.WhenAny(reading, _writing, _closeRequested.Task);
+
+        // Whichever pump ended, or whoever asked for the close, the connection is closing now. A client close
+        // frame or a lost transport ends the read pump; the write pump then flushes and answers the close.
+        RequestClose(WebSocketCloseStatus.NormalClosure, null, DisconnectReason.ConnectionLost, drain: true);
+        var both = Task.WhenAll(reading, _writing);
+        try
+        {
+            await both.WaitAsync(_closeTimeout, _timeProvider);
+        }
+        catch (TimeoutException)
+        {
+            Log.CloseTimedOut(_logger, Id, _closeTimeout);
+            AbortCore();
+            await both;
+        }
+
+        if (_idleTimer is not null)
+        {
+            await _idleTimer.DisposeAsync();
+        }
+
+        Volatile.Write(ref _state, StateClosed);
+        if (_closeStatus is null && socket.CloseStatus is { } status && Reason != DisconnectReason.ConnectionLost)
+        {
+            _closeStatus = status;
+            _closeStatusDescription = socket.CloseStatusDescription;
+        }
+
+        socket.Dispose();
+        _closedCts.Cancel();
+    }
+
+    /// <summary>Copies what the connection exposes of its request, which is recycled once the endpoint returns.</summary>
+    internal void DetachFromRequest()
+    {
+        _headers = new HeaderDictionary(_headers.ToDictionary(static h => h.Key, static h => h.Value, StringComparer.OrdinalIgnoreCase));
+        _query = new QueryCollection(_query.ToDictionary(static q => q.Key, static q => q.Value, StringComparer.OrdinalIgnoreCase));
+    }
+
+    internal void MarkCompleted() => _completed.TrySetResult();
+
+    private void CheckIdle()
+    {
+        if (IsOpen && _timeProvider.GetElapsedTime(Volatile.Read(ref _lastReceivedTimestamp)) >= _endpoint.IdleTimeout)
+        {
+            Log.IdleTimeout(_logger, Id, _endpoint.IdleTimeout);
+            RequestClose(WebSocketCloseStatus.NormalClosure, "Idle timeout", DisconnectReason.IdleTimeout, drain: true);
+        }
+    }
+
+    // ---- Write pump ----------------------------------------------------------------------------------------
+
+    private async Task WritePumpAsync(WebSocket socket)
+    {
+        var reader = _queue.Reader;
+        var token = _closedCts.Token;
+        try
+        {
+            while (await reader.WaitToReadAsync(token))
+            {
+                while (reader.TryRead(out var message))
+                {
+                    if (_discardQueue)
+                    {
+                        continue;
+                    }
+
+                    await socket.SendAsync(message.Data, message.MessageType, WebSocketMessageFlags.EndOfMessage, token);
+                }
+            }
+
+            // The queue is complete: answer the client's close frame, or send ours.
+            var state = socket.State;
+            if (state == WebSocketState.CloseReceived)
+            {
+                await socket.CloseOutputAsync(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, socket.CloseStatusDescription, token);
+            }
+            else if (state == WebSocketState.Open)
+            {
+                _closeStatus ??= _serverCloseStatus;
+                _closeStatusDescription ??= _serverCloseDescription;
+                await socket.CloseOutputAsync(_serverCloseStatus, _serverCloseDescription, token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Aborted.
+        }
+        catch (Exception ex) when (IsTransportFailure(ex))
+        {
+            TrySetReason(DisconnectReason.ConnectionLost);
+            Log.SendFailed(_logger, Id, ex);
+        }
+        catch (Exception ex)
+        {
+            TrySetReason(DisconnectReason.ConnectionLost);
+            Log.WritePumpFailed(_logger, Id, ex);
+        }
+    }
+
+    // ---- Read pump -----------------------------------------------------------------------------------------
+
+    private async Task ReadPumpAsync(WebSocket socket)
+    {
+        var token = _closedCts.Token;
+        try
+        {
+            while (true)
+            {
+                // A zero-byte read waits for the next message without holding a buffer.
+                var head = await socket.ReceiveAsync(Memory<byte>.Empty, token);
+                if (head.MessageType == WebSocketMessageType.Close)
+                {
+                    OnCloseReceived(socket);
+                    return;
+                }
+
+                if (!await ReceiveMessageAsync(socket, head.MessageType, token))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Aborted.
+        }
+        catch (Exception ex) when (IsTransportFailure(ex))
+        {
+            TrySetReason(DisconnectReason.ConnectionLost);
+            Log.ConnectionLost(_logger, Id, ex);
+        }
+        catch (Exception ex)
+        {
+            TrySetReason(DisconnectReason.ConnectionLost);
+            Log.ReadPumpFailed(_logger, Id, ex);
+        }
+    }
+
+    /// <summary>Receives one message into a pooled buffer, handles it, and returns the buffer.</summary>
+    /// <returns><see langword="false"/> when the connection is closing.</returns>
+    private async Task<bool> ReceiveMessageAsync(WebSocket socket, WebSocketMessageType messageType, CancellationToken token)
+    {
+        var maxMessageSize = _endpoint.MaxMessageSize;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_endpoint.ReceiveBufferSize, maxMessageSize + 1));
+        Volatile.Write(ref _receiveBuffer, buffer);
+        try
+        {
+            var count = 0;
+            while (true)
+            {
+                if (count == buffer.Length)
+                {
+                    // Grow up to one byte past the limit, so that an oversized message is detected, never truncated.
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, (long)maxMessageSize + 1));
+                    buffer.AsSpan(0, count).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                    Volatile.Write(ref _receiveBuffer, buffer);
+                }
+
+                var result = await socket.ReceiveAsync(buffer.AsMemory(count), token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    OnCloseReceived(socket);
+                    return false;
+                }
+
+                count += result.Count;
+                if (count > maxMessageSize)
+                {
+                    Log.MessageTooBig(_logger, Id, maxMessageSize);
+                    RequestClose(WebSocketCloseStatus.MessageTooBig, $"Message exceeds {maxMessageSize} bytes.", DisconnectReason.MessageTooBig, drain: true);
+                    return false;
+                }
+
+                if (result.EndOfMessage)
+                {
+                    break;
+                }
+            }
+
+            Volatile.Write(ref _lastReceivedTimestamp, _timeProvider.GetTimestamp());
+            if (_endpoint.Handler is { } handler)
+            {
+                await handler.HandleAsync(this, new SocketMessage(messageType, buffer.AsMemory(0, count)), token);
+            }
+
+            return IsOpen;
+        }
+        finally
+        {
+            Volatile.Write(ref _receiveBuffer, null);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void OnCloseReceived(WebSocket socket)
+    {
+        if (TrySetReasonAndReport(DisconnectReason.ClientClosed))
+        {
+            _closeStatus = socket.CloseStatus;
+            _closeStatusDescription = socket.CloseStatusDescription;
+        }
+    }
+
+    private bool TrySetReasonAndReport(DisconnectReason reason)
+        => Interlocked.CompareExchange(ref _reason, (int)reason, NoReason) == NoReason;
+
+    private static bool IsTransportFailure(Exception ex)
+        => ex is WebSocketException or IOException or ObjectDisposedException
+            || ex.InnerException is IOException;
+}

@@ -1,0 +1,307 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace WebSockets.Internal;
+
+/// <summary>
+/// The connection map and the lifecycle of every connection: reserve the ID, accept, connect hooks, pumps,
+/// disconnect hooks. The map is keyed by connection ID with ordinal comparison.
+/// </summary>
+internal sealed partial class SocketRegistry : ISocketRegistry
+{
+    private readonly ConcurrentDictionary<string, SocketConnection> _connections = new(StringComparer.Ordinal);
+    private readonly FrozenDictionary<string, NamespaceState> _namespaces;
+    private readonly CancellationTokenSource _hardStop = new();
+    private readonly ILogger _logger;
+    private int _count;
+    private volatile bool _stopping;
+
+    public SocketRegistry(
+        IOptions<SocketRegistryOptions> options,
+        IEnumerable<NamespaceRegistration> namespaces,
+        SocketMetrics metrics,
+        ILoggerFactory loggerFactory,
+        TimeProvider timeProvider)
+    {
+        Options = options.Value;
+        Metrics = metrics;
+        TimeProvider = timeProvider;
+        _logger = loggerFactory.CreateLogger<SocketRegistry>();
+        ConnectionLogger = loggerFactory.CreateLogger<SocketConnection>();
+
+        var builders = new Dictionary<string, SocketNamespaceBuilder>(StringComparer.Ordinal)
+        {
+            [SocketRegistryOptions.DefaultNamespace] = new SocketNamespaceBuilder(SocketRegistryOptions.DefaultNamespace),
+        };
+        foreach (var registration in namespaces)
+        {
+            if (!builders.TryGetValue(registration.Name, out var builder))
+            {
+                builders[registration.Name] = builder = new SocketNamespaceBuilder(registration.Name);
+            }
+
+            registration.Configure(builder);
+        }
+
+        _namespaces = builders.ToFrozenDictionary(static b => b.Key, static b => new NamespaceState(b.Value), StringComparer.Ordinal);
+    }
+
+    public SocketRegistryOptions Options { get; }
+
+    public SocketMetrics Metrics { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public ILogger ConnectionLogger { get; }
+
+    public bool IsStopping => _stopping;
+
+    public int Count => Volatile.Read(ref _count);
+
+    internal bool TryGetNamespace(string name, [NotNullWhen(true)] out NamespaceState? state) => _namespaces.TryGetValue(name, out state);
+
+    internal IEnumerable<string> NamespaceNames => _namespaces.Keys;
+
+    public int GetCount(string @namespace)
+    {
+        ArgumentNullException.ThrowIfNull(@namespace);
+        return _namespaces.TryGetValue(@namespace, out var ns) ? ns.Count : 0;
+    }
+
+    public bool TryGetConnection(string connectionId, [NotNullWhen(true)] out ISocketConnection? connection)
+    {
+        ArgumentNullException.ThrowIfNull(connectionId);
+        if (_connections.TryGetValue(connectionId, out var found) && found.NamespaceState.Contains(found))
+        {
+            connection = found;
+            return true;
+        }
+
+        connection = null;
+        return false;
+    }
+
+    public IEnumerable<ISocketConnection> GetConnections(string? @namespace = null)
+    {
+        if (@namespace is not null)
+        {
+            return _namespaces.TryGetValue(@namespace, out var ns) ? ns.Connections.Select(static c => (ISocketConnection)c.Value) : [];
+        }
+
+        return _namespaces.Values.SelectMany(static ns => ns.Connections.Select(static c => (ISocketConnection)c.Value));
+    }
+
+    public ValueTask BroadcastAsync(SocketMessage message, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default)
+    {
+        if (@namespace is not null)
+        {
+            return _namespaces.TryGetValue(@namespace, out var ns) ? SendToAll(ns, message, filter, null, cancellationToken) : default;
+        }
+
+        List<Task>? pending = null;
+        foreach (var ns in _namespaces.Values)
+        {
+            pending = CollectPending(ns, message, filter, pending, cancellationToken);
+        }
+
+        return pending is null ? default : new ValueTask(Task.WhenAll(pending));
+    }
+
+    public ValueTask BroadcastAsync(string text, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default)
+        => BroadcastAsync(SocketMessage.Text(text), @namespace, filter, cancellationToken);
+
+    public ValueTask BroadcastAsync<T>(T value, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default)
+        => BroadcastAsync(MessageFactory.Create(value, Options.JsonSerializerOptions), @namespace, filter, cancellationToken);
+
+    public ValueTask<bool> SendAsync(string connectionId, SocketMessage message, CancellationToken cancellationToken = default)
+    {
+        if (!TryGetConnection(connectionId, out var connection))
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        var sending = connection.SendAsync(message, cancellationToken);
+        return sending.IsCompletedSuccessfully ? new ValueTask<bool>(true) : AwaitSend(sending);
+
+        static async ValueTask<bool> AwaitSend(ValueTask sending)
+        {
+            await sending;
+            return true;
+        }
+    }
+
+    private static ValueTask SendToAll(NamespaceState ns, SocketMessage message, Func<ISocketConnection, bool>? filter, List<Task>? pending, CancellationToken cancellationToken)
+    {
+        pending = CollectPending(ns, message, filter, pending, cancellationToken);
+        return pending is null ? default : new ValueTask(Task.WhenAll(pending));
+    }
+
+    /// <summary>Queues to each target; only sends that must wait for queue room allocate a task.</summary>
+    private static List<Task>? CollectPending(NamespaceState ns, SocketMessage message, Func<ISocketConnection, bool>? filter, List<Task>? pending, CancellationToken cancellationToken)
+    {
+        foreach (var (_, connection) in ns.Connections)
+        {
+            if (filter is not null && !filter(connection))
+            {
+                continue;
+            }
+
+            var sending = connection.SendAsync(message, cancellationToken);
+            if (sending.IsCompletedSuccessfully)
+            {
+                // Consume the result so that a pooled IValueTaskSource can be reused.
+                sending.GetAwaiter().GetResult();
+            }
+            else
+            {
+                (pending ??= []).Add(sending.AsTask());
+            }
+        }
+
+        return pending;
+    }
+
+    // ---- Connection lifecycle -------------------------------------------------------------------------------
+
+    /// <summary>Claims the connection's ID. Fails when a connection (live or still being accepted) has it.</summary>
+    internal bool TryReserve(SocketConnection connection) => _connections.TryAdd(connection.Id, connection);
+
+    /// <summary>Accepts the upgrade and runs the connection to its end. The ID must be reserved.</summary>
+    internal async Task RunConnectionAsync(HttpContext context, SocketConnection connection, WebSocketAcceptContext acceptContext, EndpointRuntime endpoint)
+    {
+        var ns = connection.NamespaceState;
+        WebSocket socket;
+        using var handshakeCts = new CancellationTokenSource(endpoint.HandshakeTimeout, TimeProvider);
+        try
+        {
+            socket = await context.WebSockets.AcceptWebSocketAsync(acceptContext).WaitAsync(handshakeCts.Token);
+        }
+        catch (Exception ex)
+        {
+            _connections.TryRemove(new KeyValuePair<string, SocketConnection>(connection.Id, connection));
+            Log.AcceptFailed(_logger, connection.Id, ex);
+            context.Abort();
+            connection.MarkCompleted();
+            return;
+        }
+
+        connection.Start(socket);
+        ns.Add(connection);
+        Interlocked.Increment(ref _count);
+        Metrics.ConnectionOpened(ns.Name);
+        Log.Connected(_logger, connection.Id, ns.Name, connection.SubProtocol);
+        if (_stopping)
+        {
+            connection.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down", DisconnectReason.ServerShutdown, drain: true, Options.DrainTimeout);
+        }
+
+        var connected = await RunConnectedHooksAsync(connection, handshakeCts.Token);
+        try
+        {
+            await connection.RunAsync(startReading: connected);
+        }
+        finally
+        {
+            // Leave the map only after the socket is done, so a hung connection stays visible.
+            ns.Remove(connection);
+            _connections.TryRemove(new KeyValuePair<string, SocketConnection>(connection.Id, connection));
+            Interlocked.Decrement(ref _count);
+            var reason = connection.Reason;
+            Metrics.ConnectionClosed(ns.Name, reason);
+            Log.Disconnected(_logger, connection.Id, ns.Name, reason, connection.CloseStatus);
+            connection.DetachFromRequest();
+            await RunDisconnectedHooksAsync(connection, reason);
+            connection.MarkCompleted();
+        }
+    }
+
+    private async Task<bool> RunConnectedHooksAsync(SocketConnection connection, CancellationToken handshakeToken)
+    {
+        var hooks = connection.NamespaceState.ConnectedHooks;
+        if (hooks.Length == 0)
+        {
+            return true;
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(handshakeToken, connection.ConnectionClosed);
+        foreach (var hook in hooks)
+        {
+            try
+            {
+                await hook(connection, linked.Token);
+            }
+            catch (Exception ex)
+            {
+                if (handshakeToken.IsCancellationRequested)
+                {
+                    Log.ConnectedHookTimedOut(_logger, connection.Id, connection.Namespace, ex);
+                }
+                else
+                {
+                    Log.ConnectedHookFailed(_logger, connection.Id, connection.Namespace, ex);
+                }
+
+                connection.RequestClose(WebSocketCloseStatus.InternalServerError, "Connection setup failed.", DisconnectReason.HookFailed, drain: true);
+                return false;
+            }
+        }
+
+        if (handshakeToken.IsCancellationRequested)
+        {
+            Log.ConnectedHookTimedOut(_logger, connection.Id, connection.Namespace, null);
+            connection.RequestClose(WebSocketCloseStatus.InternalServerError, "Connection setup timed out.", DisconnectReason.HookFailed, drain: true);
+            return false;
+        }
+
+        return true;
+    }
+
+    private async Task RunDisconnectedHooksAsync(SocketConnection connection, DisconnectReason reason)
+    {
+        foreach (var hook in connection.NamespaceState.DisconnectedHooks)
+        {
+            try
+            {
+                await hook(connection, reason, _hardStop.Token);
+            }
+            catch (Exception ex)
+            {
+                Log.DisconnectedHookFailed(_logger, connection.Id, connection.Namespace, ex);
+            }
+        }
+    }
+
+    // ---- Shutdown ------------------------------------------------------------------------------------------
+
+    /// <summary>Refuses new connections, then drains and closes every connection with 1001, all at once.</summary>
+    internal async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping = true;
+        var connections = _connections.Values.ToArray();
+        if (connections.Length == 0)
+        {
+            return;
+        }
+
+        Log.Draining(_logger, connections.Length, Options.DrainTimeout);
+        foreach (var connection in connections)
+        {
+            connection.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down", DisconnectReason.ServerShutdown, drain: true, Options.DrainTimeout);
+        }
+
+        using var registration = cancellationToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), _hardStop);
+        try
+        {
+            await Task.WhenAll(connections.Select(static c => c.Completion)).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Log.DrainIncomplete(_logger, Count);
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+
+namespace WebSockets.Internal;
+
+/// <summary>What one mapped endpoint needs at run time, copied from its options when it was mapped.</summary>
+internal sealed class EndpointRuntime
+{
+    public EndpointRuntime(WebSocketEndpointOptions options, NamespaceState ns, MessageHandler? handler)
+    {
+        Namespace = ns;
+        Handler = handler;
+        HandshakeTimeout = options.HandshakeTimeout;
+        ReceiveBufferSize = options.ReceiveBufferSize;
+        MaxMessageSize = options.MaxMessageSize;
+        IdleTimeout = options.IdleTimeout;
+        KeepAliveInterval = options.KeepAliveInterval;
+        KeepAliveTimeout = options.KeepAliveTimeout;
+        EnableCompression = options.EnableCompression;
+        SubProtocols = [.. options.SubProtocols];
+        AllowAnyOrigin = options.AllowedOrigins.Contains("*");
+        AllowedOrigins = [.. options.AllowedOrigins.Where(static o => o != "*").Select(static o => o.TrimEnd('/'))];
+        OriginValidator = options.OriginValidator;
+        OnUpgradeFailed = options.OnUpgradeFailed;
+    }
+
+    public NamespaceState Namespace { get; }
+
+    public MessageHandler? Handler { get; }
+
+    public TimeSpan HandshakeTimeout { get; }
+
+    public int ReceiveBufferSize { get; }
+
+    public int MaxMessageSize { get; }
+
+    public TimeSpan IdleTimeout { get; }
+
+    public TimeSpan KeepAliveInterval { get; }
+
+    public TimeSpan KeepAliveTimeout { get; }
+
+    public bool EnableCompression { get; }
+
+    public string[] SubProtocols { get; }
+
+    public bool AllowAnyOrigin { get; }
+
+    public string[] AllowedOrigins { get; }
+
+    public Func<HttpContext, string, bool>? OriginValidator { get; }
+
+    public Func<WebSocketUpgradeFailedContext, Task>? OnUpgradeFailed { get; }
+}
+
+/// <summary>The request delegate of a mapped WebSocket endpoint: checks the upgrade, then hands over to the registry.</summary>
+internal sealed partial class WebSocketEndpoint(SocketRegistry registry, EndpointRuntime endpoint, ILogger<WebSocketEndpoint> logger)
+{
+    public Task HandleAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.Headers.Upgrade = "websocket";
+            return RefuseAsync(context, StatusCodes.Status426UpgradeRequired,
+                "This endpoint accepts WebSocket connections only: send a GET request with 'Connection: Upgrade' and 'Upgrade: websocket'.");
+        }
+
+        if (registry.IsStopping)
+        {
+            return RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "The server is shutting down.");
+        }
+
+        var origin = context.Request.Headers.Origin;
+        if (!StringValues.IsNullOrEmpty(origin) && !IsOriginAllowed(context, origin.ToString()))
+        {
+            Log.OriginRefused(logger, origin.ToString());
+            return RefuseAsync(context, StatusCodes.Status403Forbidden, "The request's Origin is not allowed to open a WebSocket here.");
+        }
+
+        var id = registry.Options.ConnectionIdGenerator is { } generator ? generator(context) : NewConnectionId();
+        if (string.IsNullOrEmpty(id))
+        {
+            throw new InvalidOperationException($"{nameof(SocketRegistryOptions.ConnectionIdGenerator)} returned a null or empty connection ID.");
+        }
+
+        var subProtocol = SelectSubProtocol(context.WebSockets.WebSocketRequestedProtocols);
+        var connection = new SocketConnection(id, context, subProtocol, registry, endpoint, endpoint.Namespace);
+        if (!registry.TryReserve(connection))
+        {
+            Log.DuplicateId(logger, id);
+            return RefuseAsync(context, StatusCodes.Status409Conflict, "A connection with this ID is already open.");
+        }
+
+        var acceptContext = new WebSocketAcceptContext
+        {
+            SubProtocol = subProtocol,
+            KeepAliveInterval = endpoint.KeepAliveInterval,
+            KeepAliveTimeout = endpoint.KeepAliveInterval == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : endpoint.KeepAliveTimeout,
+            DangerousEnableCompression = endpoint.EnableCompression,
+        };
+        return registry.RunConnectionAsync(context, connection, acceptContext, endpoint);
+    }
+
+    internal static string NewConnectionId()
+    {
+        // Cryptographically random, unlike a GUID: 128 bits as 22 base64url characters.
+        Span<byte> bytes = stackalloc byte[16];
+        RandomNumberGenerator.Fill(bytes);
+        return Base64Url.EncodeToString(bytes);
+    }
+
+    private bool IsOriginAllowed(HttpContext context, string origin)
+    {
+        if (endpoint.OriginValidator is { } validator)
+        {
+            return validator(context, origin);
+        }
+
+        if (endpoint.AllowAnyOrigin)
+        {
+            return true;
+        }
+
+        // Same origin: the Origin's host and port match the Host header, whatever the scheme, so a TLS-terminating
+        // proxy in front does not break it.
+        if (Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            && string.Equals(uri.IsDefaultPort ? uri.Host : $"{uri.Host}:{uri.Port}", context.Request.Host.Value, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        var trimmed = origin.AsSpan().TrimEnd('/');
+        foreach (var allowed in endpoint.AllowedOrigins)
+        {
+            if (trimmed.Equals(allowed, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private string? SelectSubProtocol(IList<string> requested)
+    {
+        foreach (var supported in endpoint.SubProtocols)
+        {
+            foreach (var offered in requested)
+            {
+                if (string.Equals(supported, offered, StringComparison.Ordinal))
+                {
+                    return supported;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private async Task RefuseAsync(HttpContext context, int statusCode, string reason)
+    {
+        context.Response.StatusCode = statusCode;
+        if (endpoint.OnUpgradeFailed is { } onFailed)
+        {
+            await onFailed(new WebSocketUpgradeFailedContext(context, statusCode, reason));
+            return;
+        }
+
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(reason, context.RequestAborted);
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace WebSockets;
+
+/// <summary>
+/// Options for the <see cref="ISocketRegistry"/> and every connection it holds. Set them with
+/// <c>services.AddSocketRegistry(options => …)</c>. They are validated when the host starts, and every invalid
+/// value is reported at once.
+/// </summary>
+public sealed class SocketRegistryOptions
+{
+    /// <summary>The name of the namespace that connections join when their endpoint names none: <c>"default"</c>.</summary>
+    public const string DefaultNamespace = "default";
+
+    /// <summary>
+    /// Gets or sets how many messages each connection's send queue holds before <see cref="SendQueueFullMode"/> applies.
+    /// Must be between 1 and 1 048 576. The default is 256.
+    /// </summary>
+    public int SendQueueCapacity { get; set; } = 256;
+
+    /// <summary>Gets or sets what a send does when the queue is full. The default is <see cref="SendQueueFullMode.Close"/>.</summary>
+    public SendQueueFullMode SendQueueFullMode { get; set; } = SendQueueFullMode.Close;
+
+    /// <summary>
+    /// Gets or sets how long a closing connection may take to flush its queue and complete the close handshake
+    /// before it is aborted. When either pump ends, the other gets this long. Must be positive. The default is 5 seconds.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets how long a graceful shutdown waits for connections to flush their queues and close with
+    /// 1001 (going away) before they are aborted. Must be positive. The default is 10 seconds.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Gets or sets the function that makes a connection ID from the upgrade request. It must return a non-empty
+    /// string; a request whose ID is already in use is refused with 409. The default, <see langword="null"/>, makes a
+    /// cryptographically random 22-character base64url ID (128 bits).
+    /// </summary>
+    public Func<HttpContext, string>? ConnectionIdGenerator { get; set; }
+
+    /// <summary>
+    /// Gets or sets whether error replies to a client include exception messages. Turn on only in development.
+    /// The default is <see langword="false"/>.
+    /// </summary>
+    public bool EnableDetailedErrors { get; set; }
+
+    /// <summary>
+    /// Gets or sets the serializer options for binding JSON messages and writing JSON replies and broadcasts.
+    /// The default is a copy of <see cref="JsonSerializerOptions.Web"/> (camelCase, case-insensitive reads).
+    /// </summary>
+    public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerOptions.Web);
+}

@@ -1,0 +1,90 @@
+using Microsoft.AspNetCore.Http;
+
+namespace WebSockets;
+
+/// <summary>
+/// Options for one endpoint mapped with <c>MapWebSocketEndpoint</c>: the upgrade (handshake) and the limits of each
+/// connection accepted there. Invalid values are reported, all at once, when the endpoint is mapped.
+/// </summary>
+public sealed class WebSocketEndpointOptions
+{
+    /// <summary>
+    /// Gets or sets the namespace that connections of this endpoint join. The namespace's hooks run for them.
+    /// The default, <see langword="null"/>, is <see cref="SocketRegistryOptions.DefaultNamespace"/>.
+    /// </summary>
+    public string? Namespace { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long accepting a connection may take: writing the 101 response and running the namespace's
+    /// connect hooks. A connection that is not ready in time is closed. Must be positive. The default is 10 seconds.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Gets or sets the size of the pooled buffer a message is received into. It is rented when a message starts
+    /// arriving and returned when it has been handled, so idle connections hold none. Larger messages grow it up to
+    /// <see cref="MaxMessageSize"/>. Must be between 256 bytes and <see cref="MaxMessageSize"/>. The default is 4 KiB.
+    /// </summary>
+    public int ReceiveBufferSize { get; set; } = 4 * 1024;
+
+    /// <summary>
+    /// Gets or sets the largest message accepted from a client, in bytes. A larger message closes the connection with
+    /// 1009 (message too big). Must be positive. The default is 64 KiB.
+    /// </summary>
+    public int MaxMessageSize { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Gets the sub-protocols this endpoint speaks, in order of preference. The first one that the client also
+    /// offers is chosen; when none matches, or the list is empty, the connection has no sub-protocol.
+    /// The default is empty.
+    /// </summary>
+    public IList<string> SubProtocols { get; } = new List<string>();
+
+    /// <summary>
+    /// Gets the origins that browsers may connect from, such as <c>https://app.example.com</c>, besides the endpoint's
+    /// own origin. <c>"*"</c> allows every origin. Requests without an <c>Origin</c> header (non-browser clients) are
+    /// always allowed. A browser request from any other origin is refused with 403, against cross-site WebSocket
+    /// hijacking. The default is empty: same origin only.
+    /// </summary>
+    public IList<string> AllowedOrigins { get; } = new List<string>();
+
+    /// <summary>
+    /// Gets or sets a predicate that decides, instead of <see cref="AllowedOrigins"/>, whether a request's
+    /// <c>Origin</c> may connect. It receives the request and the origin. The default is <see langword="null"/>.
+    /// </summary>
+    public Func<HttpContext, string, bool>? OriginValidator { get; set; }
+
+    /// <summary>
+    /// Gets or sets whether to accept permessage-deflate compression when the client asks for it. Compressing data
+    /// that mixes secrets with attacker-controlled text can leak the secrets (CRIME/BREACH); see
+    /// <see cref="WebSocketAcceptContext.DangerousEnableCompression"/>. The default is <see langword="false"/>.
+    /// </summary>
+    public bool EnableCompression { get; set; }
+
+    /// <summary>
+    /// Gets or sets how often the server pings the client to keep the connection alive. <see cref="TimeSpan.Zero"/>
+    /// turns pings off. The default is 15 seconds.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Gets or sets how long the server waits for the pong to a ping before it aborts the connection as lost.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits forever. Ignored when pings are off. The default is 30 seconds.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets how long a connection may go without receiving a message from the client before it is closed
+    /// with 1000 and <see cref="DisconnectReason.IdleTimeout"/>. Pongs do not count as messages. The check runs every
+    /// half of this time, so a connection closes between one and one and a half times it after its last message.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the check off. The default is <see cref="Timeout.InfiniteTimeSpan"/>.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// Gets or sets a handler that writes the response when an upgrade is refused (not a WebSocket request, origin
+    /// refused, duplicate ID, server stopping). The status code is set before it runs. The default, <see langword="null"/>,
+    /// writes the reason as a plain-text body.
+    /// </summary>
+    public Func<WebSocketUpgradeFailedContext, Task>? OnUpgradeFailed { get; set; }
+}
