@@ -1,0 +1,34 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+
+namespace WebSockets.Tests.Infrastructure;
+
+/// <summary>
+/// Records the measurements of one host's meter (matched by the IMeterFactory that created it), so that tests
+/// running in parallel do not see each other's numbers.
+/// </summary>
+internal sealed class MetricRecorder : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentQueue<(string Instrument, long Value, KeyValuePair<string, object?>[] Tags)> _measurements = new();
+
+    public MetricRecorder(IMeterFactory meterFactory)
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, meterFactory))
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => _measurements.Enqueue((instrument.Name, value, tags.ToArray())));
+        _listener.Start();
+    }
+
+    public long Sum(string instrument, string? tag = null, object? tagValue = null)
+        => _measurements
+            .Where(m => m.Instrument == instrument && (tag is null || m.Tags.Any(t => t.Key == tag && Equals(t.Value, tagValue))))
+            .Sum(m => m.Value);
+
+    public void Dispose() => _listener.Dispose();
+}

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace WebSockets.Tests.Infrastructure;
+
+/// <summary>Every await in a test gets a bound, so a hang fails with its place instead of stalling the run.</summary>
+internal static class TaskTimeoutExtensions
+{
+    public static readonly TimeSpan DefaultTimeoutValue = Debugger.IsAttached ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(30);
+
+    public static async Task DefaultTimeout(this Task task, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        try
+        {
+            await task.WaitAsync(DefaultTimeoutValue);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The operation at {Path.GetFileName(file)}:{line} did not complete within {DefaultTimeoutValue}.");
+        }
+    }
+
+    public static async Task<T> DefaultTimeout<T>(this Task<T> task, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        try
+        {
+            return await task.WaitAsync(DefaultTimeoutValue);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The operation at {Path.GetFileName(file)}:{line} did not complete within {DefaultTimeoutValue}.");
+        }
+    }
+
+    public static Task DefaultTimeout(this ValueTask task, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => task.AsTask().DefaultTimeout(file, line);
+
+    public static Task<T> DefaultTimeout<T>(this ValueTask<T> task, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => task.AsTask().DefaultTimeout(file, line);
+}
