@@ -63,9 +63,11 @@ internal sealed partial class WebSocketEndpoint(SocketRegistry registry, Endpoin
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
+            // RFC 6455 4.4: a refused version is answered with the version the server speaks.
             context.Response.Headers.Upgrade = "websocket";
+            context.Response.Headers.SecWebSocketVersion = "13";
             return RefuseAsync(context, StatusCodes.Status426UpgradeRequired,
-                "This endpoint accepts WebSocket connections only: send a GET request with 'Connection: Upgrade' and 'Upgrade: websocket'.");
+                "This endpoint accepts WebSocket connections only: send a GET request with 'Connection: Upgrade', 'Upgrade: websocket' and 'Sec-WebSocket-Version: 13'.");
         }
 
         if (registry.IsStopping)

@@ -43,6 +43,9 @@ internal sealed class TestHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
+
+        // A provider-specific filter outranks the "Logging" section of any appsettings.json in the content root.
+        builder.Logging.AddFilter<TestLoggerProvider>(null, LogLevel.Debug);
         configureServices(builder.Services);
         var app = builder.Build();
         configureApp(app);
