@@ -30,7 +30,6 @@ public sealed class HandshakeTests
             configureEndpoint: null,
             configureServices: s =>
             {
-                EnableDebugLogs(s);
                 s.AddSocketRegistry().AddNamespace(SocketRegistryOptions.DefaultNamespace, ns => ns
                     .OnConnected((_, _) =>
                     {
@@ -455,9 +454,6 @@ public sealed class HandshakeTests
     /// Lets the test logger see Debug records. The EchoApp's appsettings.json is copied next to the tests, and its
     /// "Logging:LogLevel:Default": "Information" would otherwise filter them out despite TestHost's minimum level.
     /// </summary>
-    private static void EnableDebugLogs(IServiceCollection services)
-        => services.AddLogging(l => l.AddFilter<TestLoggerProvider>(null, LogLevel.Debug));
-
     /// <summary>Connects expecting the handshake to be refused; the client keeps the HTTP status and headers.</summary>
     private static async Task<ClientWebSocket> ConnectRefusedAsync(TestHost host, string path, Action<ClientWebSocketOptions>? configure = null)
     {
