@@ -87,6 +87,46 @@ public interface ISocketConnection
     ValueTask SendAsync<T>(T value, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Emits an event: queues <c>{"event":eventName,"data":data}</c>. For an event batched with
+    /// <see cref="SocketNamespaceBuilder.UseBatch"/>, the data joins this connection's batch instead.
+    /// </summary>
+    /// <typeparam name="T">The data type.</typeparam>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="data">The event data, serialized as JSON with <see cref="SocketRegistryOptions.JsonSerializerOptions"/>.</param>
+    /// <param name="cancellationToken">Cancels a send that waits for room in the queue.</param>
+    /// <returns>A task that completes when the event is queued, dropped or discarded.</returns>
+    ValueTask EmitAsync<T>(string eventName, T data, CancellationToken cancellationToken = default);
+
+    /// <summary>Emits an event without data: <c>{"event":eventName,"data":null}</c>.</summary>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="cancellationToken">Cancels a send that waits for room in the queue.</param>
+    /// <returns>A task that completes when the event is queued, dropped or discarded.</returns>
+    ValueTask EmitAsync(string eventName, CancellationToken cancellationToken = default);
+
+    /// <summary>Emits an event to every other connection of this connection's namespace. The data is serialized once.</summary>
+    /// <typeparam name="T">The data type.</typeparam>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="data">The event data.</param>
+    /// <param name="cancellationToken">Cancels waiting for queue room when <see cref="SendQueueFullMode.Wait"/> applies.</param>
+    /// <returns>A task that completes when the event is queued to (or dropped for) every target.</returns>
+    ValueTask BroadcastAsync<T>(string eventName, T data, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sends a request (<c>{"event":eventName,"data":data,"id":n}</c>) and waits for the client's reply
+    /// (<c>{"reply":n,"data":…}</c>), deserialized as <typeparamref name="TReply"/>. The client's replies are read
+    /// even while this connection's event handlers run, so a handler may await a request.
+    /// </summary>
+    /// <typeparam name="TReply">The type the reply's data is deserialized to.</typeparam>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="data">The request data, serialized as JSON by its runtime type.</param>
+    /// <param name="timeout">How long to wait for the reply. The default, <see langword="null"/>, is <see cref="SocketRegistryOptions.RequestTimeout"/>.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>The reply's data.</returns>
+    /// <exception cref="TimeoutException">No reply arrived in time.</exception>
+    /// <exception cref="SocketRequestException">The client replied with an error, its reply does not bind, or the connection ended first.</exception>
+    Task<TReply> RequestAsync<TReply>(string eventName, object? data = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Closes the connection: messages already queued are sent first, then a close frame. The connection stops
     /// accepting new messages at once. If the client does not complete the close within
     /// <see cref="SocketRegistryOptions.CloseTimeout"/>, the connection is aborted.

@@ -58,6 +58,20 @@ public interface ISocketRegistry
     /// <returns>A task that completes when the message is queued to (or dropped for) every target.</returns>
     ValueTask BroadcastAsync<T>(T value, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Gets the live connections of a namespace as an audience to emit or send to.</summary>
+    /// <param name="namespace">The namespace name.</param>
+    /// <returns>The audience; empty for a namespace that does not exist.</returns>
+    SocketAudience Namespace(string @namespace);
+
+    /// <summary>Emits an event to one connection by its ID.</summary>
+    /// <typeparam name="T">The data type.</typeparam>
+    /// <param name="connectionId">The connection ID.</param>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="data">The event data.</param>
+    /// <param name="cancellationToken">Cancels waiting for queue room when <see cref="SendQueueFullMode.Wait"/> applies.</param>
+    /// <returns><see langword="true"/> when a live connection with that ID was found.</returns>
+    ValueTask<bool> EmitAsync<T>(string connectionId, string eventName, T data, CancellationToken cancellationToken = default);
+
     /// <summary>Queues a message to one connection by its ID.</summary>
     /// <param name="connectionId">The connection ID.</param>
     /// <param name="message">The message.</param>

@@ -1,7 +1,8 @@
 namespace WebSockets;
 
 /// <summary>
-/// Configures one namespace: the hooks that run when a connection joins it and when it leaves.
+/// Configures one namespace: its event handlers, the hooks that run when a connection joins it and when it leaves,
+/// error hooks and batched events.
 /// </summary>
 /// <remarks>
 /// Every hook runs exactly once per connection: the connect hooks after the upgrade and before the first message
@@ -22,6 +23,110 @@ public sealed class SocketNamespaceBuilder
     internal List<Func<ISocketConnection, CancellationToken, Task>> ConnectedHooks { get; } = [];
 
     internal List<Func<ISocketConnection, DisconnectReason, CancellationToken, Task>> DisconnectedHooks { get; } = [];
+
+    internal List<Func<ISocketConnection, SocketEventError, CancellationToken, Task>> ErrorHooks { get; } = [];
+
+    internal Dictionary<string, Delegate> Events { get; } = new(StringComparer.Ordinal);
+
+    internal Delegate? BinaryHandler { get; private set; }
+
+    internal Dictionary<string, (TimeSpan Interval, int MaxItems)> Batches { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Handles an event. The handler's parameters bind like a minimal API: one parameter takes the event's
+    /// <c>data</c>, deserialized from JSON; others take <see cref="ISocketConnection"/>, a <see cref="CancellationToken"/>
+    /// (canceled when the connection ends), <see cref="System.Security.Claims.ClaimsPrincipal"/>,
+    /// <see cref="SocketSession"/>, or services resolved from a scope created per message. When the client sent a
+    /// request, the return value (or the awaited result) is the reply's data.
+    /// </summary>
+    /// <param name="eventName">The event name: non-empty, not <c>error</c>, not starting with <c>batch_</c>.</param>
+    /// <param name="handler">The handler.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The event already has a handler in this namespace.</exception>
+    public SocketNamespaceBuilder On(string eventName, Delegate handler)
+    {
+        ValidateEventName(eventName);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (!Events.TryAdd(eventName, handler))
+        {
+            throw new InvalidOperationException($"Event '{eventName}' of namespace '{Name}' already has a handler; an event has exactly one.");
+        }
+
+        return this;
+    }
+
+    /// <summary>Handles an event whose data binds to <typeparamref name="TData"/>.</summary>
+    /// <typeparam name="TData">The type the event's data is deserialized to.</typeparam>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="handler">The handler.</param>
+    /// <returns>This builder.</returns>
+    public SocketNamespaceBuilder On<TData>(string eventName, Func<ISocketConnection, TData, CancellationToken, Task> handler)
+        => On(eventName, (Delegate)handler);
+
+    /// <summary>Handles a request whose data binds to <typeparamref name="TData"/> and whose reply is a <typeparamref name="TReply"/>.</summary>
+    /// <typeparam name="TData">The type the request's data is deserialized to.</typeparam>
+    /// <typeparam name="TReply">The type of the reply's data.</typeparam>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="handler">The handler.</param>
+    /// <returns>This builder.</returns>
+    public SocketNamespaceBuilder On<TData, TReply>(string eventName, Func<ISocketConnection, TData, CancellationToken, Task<TReply>> handler)
+        => On(eventName, (Delegate)handler);
+
+    /// <summary>
+    /// Handles binary frames, which otherwise get a <c>binary_not_supported</c> error notice. The handler binds like a
+    /// message handler of <c>MapWebSocketEndpoint</c>: <see cref="byte"/>[], <see cref="ReadOnlyMemory{T}"/> or
+    /// <see cref="SocketMessage"/>, and its return value is sent back.
+    /// </summary>
+    /// <param name="handler">The handler.</param>
+    /// <returns>This builder.</returns>
+    public SocketNamespaceBuilder OnBinary(Delegate handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        BinaryHandler = handler;
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a hook that runs when a message from a client of this namespace could not be processed: malformed JSON,
+    /// an unknown event, data that does not bind, a handler that threw. The client has already been told.
+    /// </summary>
+    /// <param name="hook">The hook. A hook that throws is logged.</param>
+    /// <returns>This builder.</returns>
+    public SocketNamespaceBuilder OnError(Func<ISocketConnection, SocketEventError, CancellationToken, Task> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        ErrorHooks.Add(hook);
+        return this;
+    }
+
+    /// <summary>
+    /// Batches an event: what is emitted to a connection under <paramref name="eventName"/> is collected and sent as one
+    /// <c>{"event":"batch_&lt;name&gt;","data":[…]}</c> message per <paramref name="interval"/>, or as soon as
+    /// <paramref name="maxItems"/> are waiting. A batch is flushed before its connection closes cleanly or the server
+    /// shuts down, so nothing batched is lost then.
+    /// </summary>
+    /// <param name="eventName">The event to batch.</param>
+    /// <param name="interval">How long an item may wait. Must be positive.</param>
+    /// <param name="maxItems">The most items per batch. Must be positive. The default is 1000.</param>
+    /// <returns>This builder.</returns>
+    public SocketNamespaceBuilder UseBatch(string eventName, TimeSpan interval, int? maxItems = null)
+    {
+        ValidateEventName(eventName);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+        var max = maxItems ?? 1000;
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1, nameof(maxItems));
+        Batches[eventName] = (interval, max);
+        return this;
+    }
+
+    internal static void ValidateEventName(string eventName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventName);
+        if (eventName == "error" || eventName.StartsWith("batch_", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Event name '{eventName}' is reserved: 'error' and names starting with 'batch_' are sent by the server.", nameof(eventName));
+        }
+    }
 
     /// <summary>Adds a hook that runs when a connection joins the namespace, before its first message is read.</summary>
     /// <param name="hook">

@@ -35,6 +35,12 @@ public sealed class SocketRegistryOptions
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// Gets or sets how long <see cref="ISocketConnection.RequestAsync{TReply}"/> waits for a reply when the call names
+    /// no timeout. Must be positive. The default is 30 seconds.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Gets or sets the function that makes a connection ID from the upgrade request. It must return a non-empty
     /// string; a request whose ID is already in use is refused with 409. The default, <see langword="null"/>, makes a
     /// cryptographically random 22-character base64url ID (128 bits).
@@ -48,7 +54,8 @@ public sealed class SocketRegistryOptions
     public bool EnableDetailedErrors { get; set; }
 
     /// <summary>
-    /// Gets or sets the serializer options for binding JSON messages and writing JSON replies and broadcasts.
+    /// Gets or sets the serializer options for event data, JSON messages, replies and broadcasts. To use source
+    /// generation, set <see cref="JsonSerializerOptions.TypeInfoResolver"/> to a <c>JsonSerializerContext</c>.
     /// The default is a copy of <see cref="JsonSerializerOptions.Web"/> (camelCase, case-insensitive reads).
     /// </summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerOptions.Web);

@@ -56,8 +56,42 @@ public static class WebSocketEndpointRouteBuilderExtensions
     }
 
     /// <summary>
-    /// Maps a WebSocket endpoint without a message handler: its connections join the registry (and their namespace's
-    /// hooks run) so the application can send to them; messages they send are read and discarded.
+    /// Maps a WebSocket endpoint that speaks the event protocol (docs/protocol.md) of a namespace: incoming events and
+    /// requests go to the handlers added with <see cref="SocketNamespaceBuilder.On(string, Delegate)"/>, and the
+    /// namespace's hooks run for its connections.
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <param name="pattern">The route pattern.</param>
+    /// <param name="namespace">The namespace, registered with <c>AddNamespace</c> (or <c>"default"</c>).</param>
+    /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, string @namespace)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(@namespace);
+        return Map(endpoints, pattern, handler: null, o => o.Namespace = @namespace);
+    }
+
+    /// <summary>
+    /// Maps a WebSocket endpoint that speaks the event protocol of a namespace, with options.
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <param name="pattern">The route pattern.</param>
+    /// <param name="namespace">The namespace, registered with <c>AddNamespace</c> (or <c>"default"</c>).</param>
+    /// <param name="configure">Configures the endpoint's handshake and limits; its <see cref="WebSocketEndpointOptions.Namespace"/> is set to <paramref name="namespace"/> first.</param>
+    /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, string @namespace, Action<WebSocketEndpointOptions> configure)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(@namespace);
+        ArgumentNullException.ThrowIfNull(configure);
+        return Map(endpoints, pattern, handler: null, o =>
+        {
+            o.Namespace = @namespace;
+            configure(o);
+        });
+    }
+
+    /// <summary>
+    /// Maps a WebSocket endpoint without a raw message handler: its connections join the namespace named by
+    /// <see cref="WebSocketEndpointOptions.Namespace"/> and speak its event protocol (docs/protocol.md).
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <param name="pattern">The route pattern.</param>
@@ -97,8 +131,10 @@ public static class WebSocketEndpointRouteBuilderExtensions
                 $"The WebSocket endpoint '{pattern}' uses namespace '{namespaceName}', which is not registered. Register it with 'builder.Services.AddSocketRegistry().AddNamespace(\"{namespaceName}\", ns => …)'.");
         }
 
-        var messageHandler = handler is null ? null : MessageHandler.Create(handler, services, registry);
-        var runtime = new EndpointRuntime(options, ns, messageHandler);
+        IMessageDispatcher dispatcher = handler is null
+            ? ns.Dispatcher ??= new EventDispatcher(ns, registry, services)
+            : MessageHandler.Create(handler, services, registry);
+        var runtime = new EndpointRuntime(options, ns, dispatcher);
         var endpoint = new WebSocketEndpoint(registry, runtime, services.GetRequiredService<ILogger<WebSocketEndpoint>>());
 
         // The WebSocket middleware supplies the upgrade feature; wrapping the endpoint in it means the app needs no

@@ -1,34 +1,18 @@
-using System.Buffers;
-using System.Net.WebSockets;
-using System.Text.Json;
-
 namespace WebSockets.Internal;
 
 /// <summary>
-/// The error notice sent to a client whose message could not be processed:
-/// <c>{"event":"error","data":{"code":"…","message":"…"}}</c>. The connection stays open.
+/// The error codes of error notices (<c>{"event":"error","data":{"code":…,"message":…}}</c>) and error replies.
+/// docs/protocol.md lists them; the connection stays open after each.
 /// </summary>
 internal static class ErrorNotice
 {
     public const string BadJson = "bad_json";
     public const string BadData = "bad_data";
+    public const string BadMessage = "bad_message";
     public const string BinaryNotSupported = "binary_not_supported";
     public const string HandlerFailed = "handler_failed";
-
-    public static SocketMessage Create(string code, string message)
-    {
-        var buffer = new ArrayBufferWriter<byte>(64 + message.Length);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("event", "error");
-            writer.WriteStartObject("data");
-            writer.WriteString("code", code);
-            writer.WriteString("message", message);
-            writer.WriteEndObject();
-            writer.WriteEndObject();
-        }
-
-        return new SocketMessage(WebSocketMessageType.Text, buffer.WrittenMemory);
-    }
+    public const string UnknownEvent = "unknown_event";
+    public const string UnknownReply = "unknown_reply";
+    public const string DuplicateId = "duplicate_id";
+    public const string ConnectionClosed = "connection_closed";
 }

@@ -3,7 +3,8 @@ using Microsoft.Extensions.Logging;
 
 namespace WebSockets.Internal;
 
-// Event IDs are stable and never reused: registry 1-19, connection 20-49, handler 50-59, endpoint 60-79.
+// Event IDs are stable and never reused: registry 1-19, connection 20-49, handler 50-59, endpoint 60-79,
+// event dispatcher 80-99 (EventDispatcher.cs).
 
 internal sealed partial class SocketRegistry
 {

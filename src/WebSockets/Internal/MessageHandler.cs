@@ -9,14 +9,14 @@ namespace WebSockets.Internal;
 /// connection, a token, services from a per-message scope) and whose return value is written back.
 /// The binding is worked out and compiled once, when the endpoint is mapped.
 /// </summary>
-internal sealed partial class MessageHandler
+internal sealed partial class MessageHandler : IMessageDispatcher
 {
     private readonly BoundHandler _handler;
     private readonly IServiceScopeFactory _scopeFactory;
     private readonly SocketRegistryOptions _options;
     private readonly ILogger _logger;
 
-    private MessageHandler(BoundHandler handler, IServiceProvider services, SocketRegistry registry)
+    internal MessageHandler(BoundHandler handler, IServiceProvider services, SocketRegistry registry)
     {
         _handler = handler;
         _scopeFactory = services.GetRequiredService<IServiceScopeFactory>();
@@ -39,7 +39,7 @@ internal sealed partial class MessageHandler
     {
         if (!message.IsText && !AcceptsBinary)
         {
-            await connection.SendAsync(ErrorNotice.Create(ErrorNotice.BinaryNotSupported, "This endpoint accepts text messages only; binary frames are not handled."), cancellationToken);
+            await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.BinaryNotSupported, "This endpoint accepts text messages only; binary frames are not handled."), cancellationToken);
             return;
         }
 
@@ -65,7 +65,7 @@ internal sealed partial class MessageHandler
                 if (!_handler.TryDeserialize(message.Data.Span, _options.JsonSerializerOptions, out argument, out var code, out var error))
                 {
                     Log.MessageNotBound(_logger, connection.Id, _handler.MessageType!.Name, code);
-                    await connection.SendAsync(ErrorNotice.Create(code, error), cancellationToken);
+                    await connection.SendAsync(EventMessage.ErrorNotice(code, error), cancellationToken);
                     return;
                 }
 
@@ -95,7 +95,7 @@ internal sealed partial class MessageHandler
             var text = _options.EnableDetailedErrors
                 ? $"An error occurred while handling the message: {ex.GetType().Name}: {ex.Message}"
                 : "An error occurred while handling the message.";
-            await connection.SendAsync(ErrorNotice.Create(ErrorNotice.HandlerFailed, text), cancellationToken);
+            await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerFailed, text), cancellationToken);
             return;
         }
         finally

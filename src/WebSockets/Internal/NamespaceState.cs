@@ -1,21 +1,75 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 
 namespace WebSockets.Internal;
 
-/// <summary>A namespace at run time: its hooks and its live connections.</summary>
-internal sealed class NamespaceState(SocketNamespaceBuilder builder)
+/// <summary>One event handler, bound at start-up.</summary>
+/// <param name="Name">The event name.</param>
+/// <param name="Handler">The compiled handler.</param>
+/// <param name="CreateTarget">For controller methods: makes the controller for one message from the scope.</param>
+internal sealed record EventRegistration(string Name, BoundHandler Handler, Func<IServiceProvider, ISocketConnection, object>? CreateTarget = null);
+
+/// <summary>A namespace at run time: its hooks, its events and its live connections.</summary>
+internal sealed class NamespaceState
 {
+    private readonly Lock _eventsLock = new();
+    private volatile FrozenDictionary<string, EventRegistration> _events;
     private int _count;
 
-    public string Name { get; } = builder.Name;
+    public NamespaceState(SocketNamespaceBuilder builder, IServiceProvider services)
+    {
+        Name = builder.Name;
+        ConnectedHooks = [.. builder.ConnectedHooks];
+        DisconnectedHooks = [.. builder.DisconnectedHooks];
+        ErrorHooks = [.. builder.ErrorHooks];
+        Batches = builder.Batches.ToFrozenDictionary(StringComparer.Ordinal);
+        _events = builder.Events
+            .Select(e => new EventRegistration(e.Key, HandlerBinder.Bind(e.Value.Method, e.Value.Target, null, services, rawMessages: false, $"Event '{e.Key}' of namespace '{Name}'")))
+            .ToFrozenDictionary(static e => e.Name, StringComparer.Ordinal);
+        BinaryHandler = builder.BinaryHandler is { } binary
+            ? HandlerBinder.Bind(binary.Method, binary.Target, null, services, rawMessages: true, $"The binary handler of namespace '{Name}'")
+            : null;
+    }
 
-    public Func<ISocketConnection, CancellationToken, Task>[] ConnectedHooks { get; } = [.. builder.ConnectedHooks];
+    public string Name { get; }
 
-    public Func<ISocketConnection, DisconnectReason, CancellationToken, Task>[] DisconnectedHooks { get; } = [.. builder.DisconnectedHooks];
+    public Func<ISocketConnection, CancellationToken, Task>[] ConnectedHooks { get; }
+
+    public Func<ISocketConnection, DisconnectReason, CancellationToken, Task>[] DisconnectedHooks { get; }
+
+    public Func<ISocketConnection, SocketEventError, CancellationToken, Task>[] ErrorHooks { get; }
+
+    public FrozenDictionary<string, (TimeSpan Interval, int MaxItems)> Batches { get; }
+
+    public BoundHandler? BinaryHandler { get; }
+
+    public FrozenDictionary<string, EventRegistration> Events => _events;
+
+    /// <summary>The dispatcher of endpoints that serve this namespace without a raw handler; made on first use.</summary>
+    public EventDispatcher? Dispatcher { get; set; }
 
     public ConcurrentDictionary<string, SocketConnection> Connections { get; } = new(StringComparer.Ordinal);
 
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Adds events found on a controller. Runs at start-up, when endpoints are mapped.</summary>
+    public void AddEvents(IEnumerable<EventRegistration> registrations, string source)
+    {
+        lock (_eventsLock)
+        {
+            var events = new Dictionary<string, EventRegistration>(_events, StringComparer.Ordinal);
+            foreach (var registration in registrations)
+            {
+                if (!events.TryAdd(registration.Name, registration))
+                {
+                    throw new InvalidOperationException(
+                        $"Event '{registration.Name}' of namespace '{Name}' is mapped twice ({source}); an event has exactly one handler.");
+                }
+            }
+
+            _events = events.ToFrozenDictionary(StringComparer.Ordinal);
+        }
+    }
 
     public void Add(SocketConnection connection)
     {

@@ -297,6 +297,7 @@ internal sealed partial class SocketConnection : ISocketConnection
 
         socket.Dispose();
         _closedCts.Cancel();
+        await CompleteEventsAsync();
     }
 
     /// <summary>Copies what the connection exposes of its request, which is recycled once the endpoint returns.</summary>
@@ -338,7 +339,14 @@ internal sealed partial class SocketConnection : ISocketConnection
                 }
             }
 
-            // The queue is complete: answer the client's close frame, or send ours.
+            // The queue is complete. Unless it is being discarded, send what batches still hold: a clean close
+            // or a shutdown loses nothing batched.
+            if (!_discardQueue)
+            {
+                await FlushBatchesAsync(socket, token);
+            }
+
+            // Answer the client's close frame, or send ours.
             var state = socket.State;
             if (state == WebSocketState.CloseReceived)
             {
@@ -450,7 +458,7 @@ internal sealed partial class SocketConnection : ISocketConnection
             }
 
             Volatile.Write(ref _lastReceivedTimestamp, _timeProvider.GetTimestamp());
-            if (_endpoint.Handler is { } handler)
+            if (_endpoint.Dispatcher is { } handler)
             {
                 await handler.HandleAsync(this, new SocketMessage(messageType, buffer.AsMemory(0, count)), token);
             }

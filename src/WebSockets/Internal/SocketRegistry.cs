@@ -26,7 +26,8 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         IEnumerable<NamespaceRegistration> namespaces,
         SocketMetrics metrics,
         ILoggerFactory loggerFactory,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        IServiceProvider services)
     {
         Options = options.Value;
         Metrics = metrics;
@@ -48,7 +49,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
             registration.Configure(builder);
         }
 
-        _namespaces = builders.ToFrozenDictionary(static b => b.Key, static b => new NamespaceState(b.Value), StringComparer.Ordinal);
+        _namespaces = builders.ToFrozenDictionary(static b => b.Key, b => new NamespaceState(b.Value, services), StringComparer.Ordinal);
     }
 
     public SocketRegistryOptions Options { get; }
@@ -118,6 +119,23 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     public ValueTask BroadcastAsync<T>(T value, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default)
         => BroadcastAsync(MessageFactory.Create(value, Options.JsonSerializerOptions), @namespace, filter, cancellationToken);
 
+    public SocketAudience Namespace(string @namespace)
+    {
+        ArgumentNullException.ThrowIfNull(@namespace);
+        return new SocketAudience(this, _namespaces.GetValueOrDefault(@namespace), filter: null, except: null);
+    }
+
+    public ValueTask<bool> EmitAsync<T>(string connectionId, string eventName, T data, CancellationToken cancellationToken = default)
+    {
+        if (!TryGetConnection(connectionId, out var connection))
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        var sending = connection.EmitAsync(eventName, data, cancellationToken);
+        return sending.IsCompletedSuccessfully ? new ValueTask<bool>(true) : AwaitSend(sending);
+    }
+
     public ValueTask<bool> SendAsync(string connectionId, SocketMessage message, CancellationToken cancellationToken = default)
     {
         if (!TryGetConnection(connectionId, out var connection))
@@ -127,12 +145,12 @@ internal sealed partial class SocketRegistry : ISocketRegistry
 
         var sending = connection.SendAsync(message, cancellationToken);
         return sending.IsCompletedSuccessfully ? new ValueTask<bool>(true) : AwaitSend(sending);
+    }
 
-        static async ValueTask<bool> AwaitSend(ValueTask sending)
-        {
-            await sending;
-            return true;
-        }
+    private static async ValueTask<bool> AwaitSend(ValueTask sending)
+    {
+        await sending;
+        return true;
     }
 
     private static ValueTask SendToAll(NamespaceState ns, SocketMessage message, Func<ISocketConnection, bool>? filter, List<Task>? pending, CancellationToken cancellationToken)

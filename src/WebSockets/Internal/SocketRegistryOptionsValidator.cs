@@ -22,6 +22,7 @@ internal sealed class SocketRegistryOptionsValidator : IValidateOptions<SocketRe
 
         RequirePositive(failures, nameof(SocketRegistryOptions.CloseTimeout), options.CloseTimeout);
         RequirePositive(failures, nameof(SocketRegistryOptions.DrainTimeout), options.DrainTimeout);
+        RequirePositive(failures, nameof(SocketRegistryOptions.RequestTimeout), options.RequestTimeout);
         if (options.JsonSerializerOptions is null)
         {
             failures.Add($"{nameof(SocketRegistryOptions.JsonSerializerOptions)} must not be null.");

@@ -9,10 +9,10 @@ namespace WebSockets.Internal;
 /// <summary>What one mapped endpoint needs at run time, copied from its options when it was mapped.</summary>
 internal sealed class EndpointRuntime
 {
-    public EndpointRuntime(WebSocketEndpointOptions options, NamespaceState ns, MessageHandler? handler)
+    public EndpointRuntime(WebSocketEndpointOptions options, NamespaceState ns, IMessageDispatcher dispatcher)
     {
         Namespace = ns;
-        Handler = handler;
+        Dispatcher = dispatcher;
         HandshakeTimeout = options.HandshakeTimeout;
         ReceiveBufferSize = options.ReceiveBufferSize;
         MaxMessageSize = options.MaxMessageSize;
@@ -29,7 +29,8 @@ internal sealed class EndpointRuntime
 
     public NamespaceState Namespace { get; }
 
-    public MessageHandler? Handler { get; }
+    /// <summary>Handles each message: a raw handler, or the namespace's event dispatcher.</summary>
+    public IMessageDispatcher Dispatcher { get; }
 
     public TimeSpan HandshakeTimeout { get; }
 

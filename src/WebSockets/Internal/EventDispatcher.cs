@@ -1,0 +1,205 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace WebSockets.Internal;
+
+/// <summary>
+/// Speaks the event protocol (docs/protocol.md) for one namespace: routes events and requests to their handlers,
+/// replies to requests, completes the server's own requests, and answers every bad message with an error notice or
+/// error reply while the connection stays open.
+/// </summary>
+internal sealed partial class EventDispatcher : IMessageDispatcher
+{
+    private readonly NamespaceState _namespace;
+    private readonly SocketRegistryOptions _options;
+    private readonly IServiceScopeFactory _scopeFactory;
+    private readonly MessageHandler? _binary;
+    private readonly ILogger _logger;
+
+    public EventDispatcher(NamespaceState ns, SocketRegistry registry, IServiceProvider services)
+    {
+        _namespace = ns;
+        _options = registry.Options;
+        _scopeFactory = services.GetRequiredService<IServiceScopeFactory>();
+        _binary = ns.BinaryHandler is { } binary ? new MessageHandler(binary, services, registry) : null;
+        _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<EventDispatcher>();
+    }
+
+    public ValueTask HandleAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
+    {
+        if (!message.IsText)
+        {
+            return HandleBinaryAsync(connection, message, cancellationToken);
+        }
+
+        if (!EventEnvelope.TryParse(message.Data.Span, out var envelope, out var code, out var text))
+        {
+            return ReportAsync(connection, new SocketEventError(code, text, envelope.Event, envelope.Id), cancellationToken);
+        }
+
+        if (envelope.Reply is { } replyId)
+        {
+            if (connection.TryCompleteReply(replyId, envelope.Data, envelope.Error))
+            {
+                return default;
+            }
+
+            return ReportAsync(connection, new SocketEventError(ErrorNotice.UnknownReply, $"No request with id {replyId} is waiting for a reply; it may have timed out.", requestId: replyId), cancellationToken);
+        }
+
+        var eventName = envelope.Event;
+        var id = envelope.Id;
+        if (string.IsNullOrEmpty(eventName))
+        {
+            return ReportAsync(connection, new SocketEventError(ErrorNotice.BadMessage, "The message has no \"event\" name; an event or request needs a non-empty one.", requestId: id), cancellationToken);
+        }
+
+        if (!_namespace.Events.TryGetValue(eventName, out var registration))
+        {
+            return ReportAsync(connection, new SocketEventError(ErrorNotice.UnknownEvent, $"Namespace '{_namespace.Name}' has no event '{eventName}'.", eventName, id), cancellationToken);
+        }
+
+        object? argument = null;
+        var handler = registration.Handler;
+        if (handler.Kind != MessageKind.None)
+        {
+            var data = envelope.Data.IsEmpty ? "null"u8 : envelope.Data;
+            if (!handler.TryDeserialize(data, _options.JsonSerializerOptions, out argument, out code, out text))
+            {
+                return ReportAsync(connection, new SocketEventError(code, text, eventName, id), cancellationToken);
+            }
+        }
+
+        if (id is { } requestId && !connection.TryBeginRequest(requestId))
+        {
+            return ReportAsync(connection, new SocketEventError(ErrorNotice.DuplicateId, $"Request id {requestId} is already being handled; use a new id per request.", eventName, requestId), cancellationToken);
+        }
+
+        return connection.EnqueueInvocation(() => InvokeAsync(connection, registration, argument, id, cancellationToken));
+    }
+
+    private async ValueTask HandleBinaryAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
+    {
+        if (_binary is null)
+        {
+            await ReportAsync(connection, new SocketEventError(ErrorNotice.BinaryNotSupported, $"Namespace '{_namespace.Name}' does not handle binary frames."), cancellationToken);
+            return;
+        }
+
+        // Keep arrival order with the events before it; the payload is only valid during this call.
+        await connection.WhenInvocationsDone();
+        await _binary.HandleAsync(connection, message, cancellationToken);
+    }
+
+    /// <summary>Runs one handler. Never throws: it runs on the connection's invocation chain.</summary>
+    private async Task InvokeAsync(SocketConnection connection, EventRegistration registration, object? argument, long? id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            object? result;
+            var handler = registration.Handler;
+            var scope = handler.NeedsScope ? _scopeFactory.CreateAsyncScope() : default;
+            try
+            {
+                var context = new HandlerContext
+                {
+                    Connection = connection,
+                    Message = argument,
+                    Token = cancellationToken,
+                    Services = handler.NeedsScope ? scope.ServiceProvider : null,
+                };
+                if (registration.CreateTarget is { } createTarget)
+                {
+                    context.Target = createTarget(scope.ServiceProvider, connection);
+                }
+
+                result = await handler.Invoke(context);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return; // the connection ended while the handler ran
+            }
+            catch (Exception ex)
+            {
+                Log.HandlerFailed(_logger, registration.Name, connection.Id, ex);
+                var text = _options.EnableDetailedErrors
+                    ? $"An error occurred while handling event '{registration.Name}': {ex.GetType().Name}: {ex.Message}"
+                    : $"An error occurred while handling event '{registration.Name}'.";
+                await ReportAsync(connection, new SocketEventError(ErrorNotice.HandlerFailed, text, registration.Name, id, ex), cancellationToken);
+                return;
+            }
+            finally
+            {
+                if (handler.NeedsScope)
+                {
+                    await scope.DisposeAsync();
+                }
+            }
+
+            if (id is { } requestId)
+            {
+                await connection.SendAsync(EventMessage.Reply(requestId, result, handler.ResultType, _options.JsonSerializerOptions), cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // For example a reply that cannot be serialized.
+            Log.HandlerFailed(_logger, registration.Name, connection.Id, ex);
+            if (id is { } requestId)
+            {
+                await connection.SendAsync(EventMessage.ErrorReply(requestId, ErrorNotice.HandlerFailed, $"The reply to event '{registration.Name}' could not be sent."), CancellationToken.None);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            if (id is { } requestId)
+            {
+                connection.EndRequest(requestId);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tells the client: an error reply when the failed message was a request, otherwise an error notice. Then runs
+    /// the namespace's error hooks.
+    /// </summary>
+    private async ValueTask ReportAsync(SocketConnection connection, SocketEventError error, CancellationToken cancellationToken)
+    {
+        if (error.Exception is null)
+        {
+            Log.MessageRejected(_logger, connection.Id, error.Code, error.EventName);
+        }
+
+        var message = error.RequestId is { } id && error.Code is not (ErrorNotice.UnknownReply or ErrorNotice.DuplicateId)
+            ? EventMessage.ErrorReply(id, error.Code, error.Message)
+            : EventMessage.ErrorNotice(error.Code, error.Message, error.RequestId);
+        await connection.SendAsync(message, cancellationToken);
+
+        foreach (var hook in _namespace.ErrorHooks)
+        {
+            try
+            {
+                await hook(connection, error, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.ErrorHookFailed(_logger, _namespace.Name, connection.Id, ex);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(80, LogLevel.Debug, "Rejected a message from connection {ConnectionId}: {Code} (event '{EventName}').", EventName = "MessageRejected")]
+        public static partial void MessageRejected(ILogger logger, string connectionId, string code, string? eventName);
+
+        [LoggerMessage(81, LogLevel.Error, "The handler of event '{EventName}' failed for connection {ConnectionId}.", EventName = "EventHandlerFailed")]
+        public static partial void HandlerFailed(ILogger logger, string eventName, string connectionId, Exception exception);
+
+        [LoggerMessage(82, LogLevel.Error, "An error hook of namespace '{Namespace}' failed for connection {ConnectionId}.", EventName = "ErrorHookFailed")]
+        public static partial void ErrorHookFailed(ILogger logger, string @namespace, string connectionId, Exception exception);
+    }
+}

@@ -1,0 +1,377 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text.Json;
+
+namespace WebSockets.Internal;
+
+/// <summary>The event protocol's per-connection state: emits, requests both ways, handler ordering and batches.</summary>
+internal sealed partial class SocketConnection
+{
+    /// <summary>How many events may wait behind a running handler before the read pump stops reading.</summary>
+    internal const int MaxQueuedInvocations = 32;
+
+    private long _nextRequestId;
+    private ConcurrentDictionary<long, IPendingReply>? _pendingReplies;
+    private HashSet<long>? _activeRequestIds;
+    private Task? _invocationTail;
+    private int _queuedInvocations;
+    private Dictionary<string, BatchBuffer>? _batches;
+
+    public ValueTask EmitAsync<T>(string eventName, T data, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventName);
+        var options = _registry.Options.JsonSerializerOptions;
+        if (_namespace.Batches.TryGetValue(eventName, out var batch))
+        {
+            AddToBatch(eventName, batch, EventMessage.Data(data, options));
+            return default;
+        }
+
+        return SendAsync(EventMessage.Event(eventName, data, options), cancellationToken);
+    }
+
+    public ValueTask EmitAsync(string eventName, CancellationToken cancellationToken = default)
+        => EmitAsync<object?>(eventName, null, cancellationToken);
+
+    public ValueTask BroadcastAsync<T>(string eventName, T data, CancellationToken cancellationToken = default)
+        => new SocketAudience(_registry, _namespace, filter: null, except: Id).EmitAsync(eventName, data, cancellationToken);
+
+    public async Task<TReply> RequestAsync<TReply>(string eventName, object? data = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventName);
+        var wait = timeout ?? _registry.Options.RequestTimeout;
+        if (wait <= TimeSpan.Zero && wait != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (!IsOpen)
+        {
+            throw new SocketRequestException(ErrorNotice.ConnectionClosed, $"Connection {Id} is closed; request '{eventName}' was not sent.");
+        }
+
+        var options = _registry.Options.JsonSerializerOptions;
+        var id = Interlocked.Increment(ref _nextRequestId);
+        var pending = new PendingReply<TReply>(options);
+        var replies = _pendingReplies ?? Interlocked.CompareExchange(ref _pendingReplies, new ConcurrentDictionary<long, IPendingReply>(), null) ?? _pendingReplies;
+        replies[id] = pending;
+        try
+        {
+            await SendAsync(EventMessage.Request(eventName, data, id, options), cancellationToken);
+            if (!IsOpen && Volatile.Read(ref _state) == StateClosed)
+            {
+                pending.Fail(ConnectionClosedError(eventName));
+            }
+
+            return await pending.Task.WaitAsync(wait, _timeProvider, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Connection {Id} did not reply to request '{eventName}' (id {id}) within {wait}.");
+        }
+        finally
+        {
+            replies.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Completes the server request that a client's reply answers. False when no request has that ID.</summary>
+    internal bool TryCompleteReply(long id, ReadOnlySpan<byte> data, ReadOnlySpan<byte> error)
+    {
+        if (_pendingReplies is not { } replies || !replies.TryRemove(id, out var pending))
+        {
+            return false;
+        }
+
+        pending.Complete(data, error);
+        return true;
+    }
+
+    /// <summary>Marks a client request as being handled; false when one with that ID still is.</summary>
+    internal bool TryBeginRequest(long id)
+    {
+        var active = _activeRequestIds ?? Interlocked.CompareExchange(ref _activeRequestIds, [], null) ?? _activeRequestIds;
+        lock (active)
+        {
+            return active.Add(id);
+        }
+    }
+
+    internal void EndRequest(long id)
+    {
+        if (_activeRequestIds is { } active)
+        {
+            lock (active)
+            {
+                active.Remove(id);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs event handlers one at a time, in arrival order, without blocking the read pump: replies to server
+    /// requests keep being read while a handler runs, so a handler may await RequestAsync. Called only by the read
+    /// pump. Returns a pending task only when too many events are waiting (back-pressure).
+    /// </summary>
+    internal ValueTask EnqueueInvocation(Func<Task> invocation)
+    {
+        var tail = _invocationTail;
+        if (tail is null || tail.IsCompleted)
+        {
+            var running = invocation();
+            _invocationTail = running.IsCompleted ? null : running;
+            return default;
+        }
+
+        Interlocked.Increment(ref _queuedInvocations);
+        _invocationTail = RunAfterAsync(tail, invocation);
+        return Volatile.Read(ref _queuedInvocations) > MaxQueuedInvocations ? new ValueTask(tail) : default;
+    }
+
+    /// <summary>Completes when no handler is running or waiting.</summary>
+    internal Task WhenInvocationsDone() => _invocationTail ?? Task.CompletedTask;
+
+    private async Task RunAfterAsync(Task previous, Func<Task> invocation)
+    {
+        await previous;
+        Interlocked.Decrement(ref _queuedInvocations);
+        await invocation();
+    }
+
+    /// <summary>After the pumps end: let running handlers finish and fail requests that will get no reply.</summary>
+    private async Task CompleteEventsAsync()
+    {
+        if (_invocationTail is { } tail)
+        {
+            await tail;
+        }
+
+        if (_pendingReplies is { } replies)
+        {
+            foreach (var (id, pending) in replies)
+            {
+                if (replies.TryRemove(id, out _))
+                {
+                    pending.Fail(ConnectionClosedError(null));
+                }
+            }
+        }
+
+        if (_batches is { } batches)
+        {
+            lock (batches)
+            {
+                foreach (var batch in batches.Values)
+                {
+                    batch.Dispose();
+                }
+            }
+        }
+    }
+
+    private SocketRequestException ConnectionClosedError(string? eventName)
+        => new(ErrorNotice.ConnectionClosed, eventName is null
+            ? $"Connection {Id} closed before it replied."
+            : $"Connection {Id} closed before it replied to request '{eventName}'.");
+
+    // ---- Batches -------------------------------------------------------------------------------------------
+
+    internal void AddToBatch(string eventName, (TimeSpan Interval, int MaxItems) settings, byte[] item)
+    {
+        if (!IsOpen)
+        {
+            return;
+        }
+
+        BatchBuffer? buffer;
+        var batches = _batches ?? Interlocked.CompareExchange(ref _batches, new Dictionary<string, BatchBuffer>(StringComparer.Ordinal), null) ?? _batches;
+        lock (batches)
+        {
+            if (!batches.TryGetValue(eventName, out buffer))
+            {
+                batches[eventName] = buffer = new BatchBuffer(this, "batch_" + eventName, settings.Interval, settings.MaxItems);
+            }
+        }
+
+        buffer.Add(item);
+    }
+
+    /// <summary>Called by the write pump once the queue is drained: sends what every batch still holds.</summary>
+    private async Task FlushBatchesAsync(WebSocket socket, CancellationToken cancellationToken)
+    {
+        if (_batches is not { } batches)
+        {
+            return;
+        }
+
+        BatchBuffer[] buffers;
+        lock (batches)
+        {
+            buffers = [.. batches.Values];
+        }
+
+        foreach (var buffer in buffers)
+        {
+            if (buffer.TakeFinal() is { } message)
+            {
+                await socket.SendAsync(message.Data, message.MessageType, WebSocketMessageFlags.EndOfMessage, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The items of one batched event waiting to be sent to one connection.</summary>
+    private sealed class BatchBuffer : IDisposable
+    {
+        private readonly SocketConnection _connection;
+        private readonly string _batchEventName;
+        private readonly TimeSpan _interval;
+        private readonly int _maxItems;
+        private readonly ITimer _timer;
+        private List<byte[]> _items = [];
+        private bool _closed;
+
+        public BatchBuffer(SocketConnection connection, string batchEventName, TimeSpan interval, int maxItems)
+        {
+            _connection = connection;
+            _batchEventName = batchEventName;
+            _interval = interval;
+            _maxItems = maxItems;
+            _timer = connection._timeProvider.CreateTimer(static s => ((BatchBuffer)s!).Flush(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
+        public void Add(byte[] item)
+        {
+            List<byte[]>? full = null;
+            lock (this)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+
+                _items.Add(item);
+                if (_items.Count >= _maxItems)
+                {
+                    full = _items;
+                    _items = [];
+                    _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                }
+                else if (_items.Count == 1)
+                {
+                    _timer.Change(_interval, Timeout.InfiniteTimeSpan);
+                }
+            }
+
+            if (full is not null)
+            {
+                Send(full);
+            }
+        }
+
+        public void Flush()
+        {
+            List<byte[]> items;
+            lock (this)
+            {
+                if (_closed || _items.Count == 0)
+                {
+                    return;
+                }
+
+                items = _items;
+                _items = [];
+            }
+
+            Send(items);
+        }
+
+        /// <summary>Closes the buffer and returns its last batch, if any. Nothing is accepted afterwards.</summary>
+        public SocketMessage? TakeFinal()
+        {
+            lock (this)
+            {
+                _closed = true;
+                _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                if (_items.Count == 0)
+                {
+                    return null;
+                }
+
+                var message = EventMessage.Batch(_batchEventName, _items);
+                _items = [];
+                return message;
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (this)
+            {
+                _closed = true;
+            }
+
+            _timer.Dispose();
+        }
+
+        private void Send(List<byte[]> items)
+        {
+            var sending = _connection.SendAsync(EventMessage.Batch(_batchEventName, items));
+            if (sending.IsCompleted)
+            {
+                sending.GetAwaiter().GetResult();
+            }
+            else
+            {
+                _ = sending.AsTask();
+            }
+        }
+    }
+
+    // ---- Pending server requests ---------------------------------------------------------------------------
+
+    private interface IPendingReply
+    {
+        void Complete(ReadOnlySpan<byte> data, ReadOnlySpan<byte> error);
+
+        void Fail(Exception exception);
+    }
+
+    private sealed class PendingReply<T>(JsonSerializerOptions options) : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IPendingReply
+    {
+        public void Complete(ReadOnlySpan<byte> data, ReadOnlySpan<byte> error)
+        {
+            if (!error.IsEmpty)
+            {
+                TrySetException(ReadError(error));
+                return;
+            }
+
+            try
+            {
+                TrySetResult(data.IsEmpty ? default! : JsonSerializer.Deserialize<T>(data, options)!);
+            }
+            catch (JsonException ex)
+            {
+                TrySetException(new SocketRequestException(ErrorNotice.BadData, $"The reply does not match the expected {typeof(T).Name}: {ex.Message}"));
+            }
+        }
+
+        public void Fail(Exception exception) => TrySetException(exception);
+
+        private static SocketRequestException ReadError(ReadOnlySpan<byte> error)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(error.ToArray());
+                var root = document.RootElement;
+                var code = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "error";
+                var message = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "The client replied with an error.";
+                return new SocketRequestException(code, message);
+            }
+            catch (JsonException)
+            {
+                return new SocketRequestException("error", "The client replied with an error.");
+            }
+        }
+    }
+}
