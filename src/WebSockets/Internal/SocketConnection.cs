@@ -392,7 +392,7 @@ internal sealed partial class SocketConnection : ISocketConnection
                     return;
                 }
 
-                if (!await ReceiveMessageAsync(socket, head.MessageType, token))
+                if (!await ReceiveMessageAsync(socket, head.MessageType, head.EndOfMessage, token))
                 {
                     return;
                 }
@@ -414,9 +414,12 @@ internal sealed partial class SocketConnection : ISocketConnection
         }
     }
 
-    /// <summary>Receives one message into a pooled buffer, handles it, and returns the buffer.</summary>
+    /// <summary>
+    /// Receives one message into a pooled buffer, handles it, and returns the buffer. The complete flag is the
+    /// zero-byte read's EndOfMessage: true for an empty message, which has nothing more to read.
+    /// </summary>
     /// <returns><see langword="false"/> when the connection is closing.</returns>
-    private async Task<bool> ReceiveMessageAsync(WebSocket socket, WebSocketMessageType messageType, CancellationToken token)
+    private async Task<bool> ReceiveMessageAsync(WebSocket socket, WebSocketMessageType messageType, bool complete, CancellationToken token)
     {
         var maxMessageSize = _endpoint.MaxMessageSize;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_endpoint.ReceiveBufferSize, maxMessageSize + 1));
@@ -424,7 +427,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         try
         {
             var count = 0;
-            while (true)
+            while (!complete)
             {
                 if (count == buffer.Length)
                 {
@@ -451,10 +454,7 @@ internal sealed partial class SocketConnection : ISocketConnection
                     return false;
                 }
 
-                if (result.EndOfMessage)
-                {
-                    break;
-                }
+                complete = result.EndOfMessage;
             }
 
             Volatile.Write(ref _lastReceivedTimestamp, _timeProvider.GetTimestamp());
