@@ -103,18 +103,50 @@ public static class WebSocketEndpointRouteBuilderExtensions
         return Map(endpoints, pattern, handler: null, configure);
     }
 
-    private static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints, string pattern, Delegate? handler, Action<WebSocketEndpointOptions>? configure)
+    /// <summary>
+    /// Maps a WebSocket endpoint served by a controller: its public methods are the events of its namespace
+    /// (<see cref="SocketNamespaceAttribute"/>, or <c>"default"</c>), and its <see cref="SocketController.OnConnectedAsync"/>
+    /// and <see cref="SocketController.OnDisconnectedAsync"/> overrides run for each connection. Methods are found
+    /// and bound here, once; a method that cannot be bound, or two methods for one event, throw here.
+    /// </summary>
+    /// <typeparam name="TController">The controller type.</typeparam>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <param name="pattern">The route pattern.</param>
+    /// <param name="configure">Configures the endpoint's handshake and limits.</param>
+    /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    public static IEndpointConventionBuilder MapWebSocketController<TController>(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, Action<WebSocketEndpointOptions>? configure = null)
+        where TController : SocketController
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        ArgumentNullException.ThrowIfNull(pattern);
+        var registry = GetRegistry(endpoints.ServiceProvider);
+        var namespaceName = ControllerBinder.GetNamespace(typeof(TController));
+        var ns = registry.GetOrAddNamespace(namespaceName);
+        ControllerBinder.Register(typeof(TController), ns, endpoints.ServiceProvider);
+        return Map(endpoints, pattern, handler: null, o =>
+        {
+            configure?.Invoke(o);
+            o.Namespace = namespaceName;
+        });
+    }
 
-        var services = endpoints.ServiceProvider;
+    private static SocketRegistry GetRegistry(IServiceProvider services)
+    {
         if (services.GetService<SocketRegistryMarkerService>() is null)
         {
             throw new InvalidOperationException(
                 "Unable to find the required services. Add them by calling 'builder.Services.AddSocketRegistry()' before 'builder.Build()'.");
         }
 
+        return services.GetRequiredService<SocketRegistry>();
+    }
+
+    private static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints, string pattern, Delegate? handler, Action<WebSocketEndpointOptions>? configure)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(pattern);
+
+        var services = endpoints.ServiceProvider;
+        var registry = GetRegistry(services);
         var options = new WebSocketEndpointOptions();
         configure?.Invoke(options);
         var failures = SocketRegistryOptionsValidator.Validate(options);
@@ -123,7 +155,6 @@ public static class WebSocketEndpointRouteBuilderExtensions
             throw new OptionsValidationException($"WebSocket endpoint '{pattern}'", typeof(WebSocketEndpointOptions), failures);
         }
 
-        var registry = services.GetRequiredService<SocketRegistry>();
         var namespaceName = options.Namespace ?? SocketRegistryOptions.DefaultNamespace;
         if (!registry.TryGetNamespace(namespaceName, out var ns))
         {

@@ -99,15 +99,15 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             object? result;
             var handler = registration.Handler;
             var scope = handler.NeedsScope ? _scopeFactory.CreateAsyncScope() : default;
+            var context = new HandlerContext
+            {
+                Connection = connection,
+                Message = argument,
+                Token = cancellationToken,
+                Services = handler.NeedsScope ? scope.ServiceProvider : null,
+            };
             try
             {
-                var context = new HandlerContext
-                {
-                    Connection = connection,
-                    Message = argument,
-                    Token = cancellationToken,
-                    Services = handler.NeedsScope ? scope.ServiceProvider : null,
-                };
                 if (registration.CreateTarget is { } createTarget)
                 {
                     context.Target = createTarget(scope.ServiceProvider, connection);
@@ -132,6 +132,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             {
                 if (handler.NeedsScope)
                 {
+                    await ControllerBinder.DisposeAsync(context.Target);
                     await scope.DisposeAsync();
                 }
             }

@@ -14,13 +14,15 @@ internal sealed class NamespaceState
 {
     private readonly Lock _eventsLock = new();
     private volatile FrozenDictionary<string, EventRegistration> _events;
+    private volatile Func<ISocketConnection, CancellationToken, Task>[] _connectedHooks;
+    private volatile Func<ISocketConnection, DisconnectReason, CancellationToken, Task>[] _disconnectedHooks;
     private int _count;
 
     public NamespaceState(SocketNamespaceBuilder builder, IServiceProvider services)
     {
         Name = builder.Name;
-        ConnectedHooks = [.. builder.ConnectedHooks];
-        DisconnectedHooks = [.. builder.DisconnectedHooks];
+        _connectedHooks = [.. builder.ConnectedHooks];
+        _disconnectedHooks = [.. builder.DisconnectedHooks];
         ErrorHooks = [.. builder.ErrorHooks];
         Batches = builder.Batches.ToFrozenDictionary(StringComparer.Ordinal);
         _events = builder.Events
@@ -33,9 +35,9 @@ internal sealed class NamespaceState
 
     public string Name { get; }
 
-    public Func<ISocketConnection, CancellationToken, Task>[] ConnectedHooks { get; }
+    public Func<ISocketConnection, CancellationToken, Task>[] ConnectedHooks => _connectedHooks;
 
-    public Func<ISocketConnection, DisconnectReason, CancellationToken, Task>[] DisconnectedHooks { get; }
+    public Func<ISocketConnection, DisconnectReason, CancellationToken, Task>[] DisconnectedHooks => _disconnectedHooks;
 
     public Func<ISocketConnection, SocketEventError, CancellationToken, Task>[] ErrorHooks { get; }
 
@@ -68,6 +70,23 @@ internal sealed class NamespaceState
             }
 
             _events = events.ToFrozenDictionary(StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>Adds a controller's hooks after those of AddNamespace. Runs at start-up, when endpoints are mapped.</summary>
+    public void AddHooks(Func<ISocketConnection, CancellationToken, Task>? connected, Func<ISocketConnection, DisconnectReason, CancellationToken, Task>? disconnected)
+    {
+        lock (_eventsLock)
+        {
+            if (connected is not null)
+            {
+                _connectedHooks = [.. _connectedHooks, connected];
+            }
+
+            if (disconnected is not null)
+            {
+                _disconnectedHooks = [.. _disconnectedHooks, disconnected];
+            }
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http;
@@ -15,7 +14,8 @@ namespace WebSockets.Internal;
 internal sealed partial class SocketRegistry : ISocketRegistry
 {
     private readonly ConcurrentDictionary<string, SocketConnection> _connections = new(StringComparer.Ordinal);
-    private readonly FrozenDictionary<string, NamespaceState> _namespaces;
+    private readonly ConcurrentDictionary<string, NamespaceState> _namespaces;
+    private readonly IServiceProvider _services;
     private readonly CancellationTokenSource _hardStop = new();
     private readonly ILogger _logger;
     private int _count;
@@ -30,6 +30,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         IServiceProvider services)
     {
         Options = options.Value;
+        _services = services;
         Metrics = metrics;
         TimeProvider = timeProvider;
         _logger = loggerFactory.CreateLogger<SocketRegistry>();
@@ -49,7 +50,8 @@ internal sealed partial class SocketRegistry : ISocketRegistry
             registration.Configure(builder);
         }
 
-        _namespaces = builders.ToFrozenDictionary(static b => b.Key, b => new NamespaceState(b.Value, services), StringComparer.Ordinal);
+        _namespaces = new ConcurrentDictionary<string, NamespaceState>(
+            builders.Select(b => KeyValuePair.Create(b.Key, new NamespaceState(b.Value, services))), StringComparer.Ordinal);
     }
 
     public SocketRegistryOptions Options { get; }
@@ -67,6 +69,10 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     internal bool TryGetNamespace(string name, [NotNullWhen(true)] out NamespaceState? state) => _namespaces.TryGetValue(name, out state);
 
     internal IEnumerable<string> NamespaceNames => _namespaces.Keys;
+
+    /// <summary>For controllers, which declare their namespace: gets it, or creates it without hooks.</summary>
+    internal NamespaceState GetOrAddNamespace(string name)
+        => _namespaces.GetOrAdd(name, static (n, services) => new NamespaceState(new SocketNamespaceBuilder(n), services), _services);
 
     public int GetCount(string @namespace)
     {
