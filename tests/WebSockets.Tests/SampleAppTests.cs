@@ -60,10 +60,59 @@ public sealed class SampleAppTests
         Assert.Equal(1, await GetConnectionCountAsync(http));
     }
 
-    private static async Task<WebSocket> ConnectAsync(WebApplicationFactory<Program> factory)
+    [Fact]
+    public async Task EventsEndpoint_EchoRequestReplies_ShoutReachesOthers_TicksArriveBatched()
+    {
+        await using var factory = new WebApplicationFactory<Program>();
+        using var sender = await ConnectAsync(factory, "/ws/events");
+        using var listener = await ConnectAsync(factory, "/ws/events");
+
+        await sender.SendTextAsync("""{"event":"echo","data":{"x":[1,2]},"id":5}""");
+        var reply = (await sender.ReceiveMessageAsync()).Json;
+        Assert.Equal(5, reply.GetProperty("reply").GetInt32());
+        Assert.Equal("[1,2]", reply.GetProperty("data").GetProperty("x").GetRawText());
+
+        await sender.SendTextAsync("""{"event":"shout","data":{"text":"hey"}}""");
+        var shouted = (await listener.ReceiveMessageAsync()).Json;
+        Assert.Equal("shouted", shouted.GetProperty("event").GetString());
+        Assert.Equal("hey", shouted.GetProperty("data").GetProperty("text").GetString());
+        Assert.False(string.IsNullOrEmpty(shouted.GetProperty("data").GetProperty("from").GetString()));
+
+        using var http = factory.CreateClient();
+        (await http.PostAsync("/tick", null).DefaultTimeout()).EnsureSuccessStatusCode();
+        (await http.PostAsync("/tick", null).DefaultTimeout()).EnsureSuccessStatusCode();
+        var ticks = new List<JsonElement>();
+        while (ticks.Count < 2)
+        {
+            var batch = (await listener.ReceiveMessageAsync()).Json;
+            Assert.Equal("batch_tick", batch.GetProperty("event").GetString());
+            ticks.AddRange(batch.GetProperty("data").EnumerateArray());
+        }
+
+        Assert.Equal(2, ticks.Count);
+    }
+
+    [Fact]
+    public async Task NotesController_AddRepliesWithAllNotes_AndTellsOthers()
+    {
+        await using var factory = new WebApplicationFactory<Program>();
+        using var writer = await ConnectAsync(factory, "/ws/notes");
+        using var reader = await ConnectAsync(factory, "/ws/notes");
+
+        await writer.SendTextAsync("""{"event":"add","data":{"text":"buy milk"},"id":1}""");
+        var reply = (await writer.ReceiveMessageAsync()).Json;
+        Assert.Equal(1, reply.GetProperty("reply").GetInt32());
+        Assert.Equal(["buy milk"], reply.GetProperty("data").EnumerateArray().Select(e => e.GetString()));
+
+        var added = (await reader.ReceiveMessageAsync()).Json;
+        Assert.Equal("added", added.GetProperty("event").GetString());
+        Assert.Equal("buy milk", added.GetProperty("data").GetProperty("text").GetString());
+    }
+
+    private static async Task<WebSocket> ConnectAsync(WebApplicationFactory<Program> factory, string path = "/ws/echo")
     {
         var wsClient = factory.Server.CreateWebSocketClient();
-        var uri = new UriBuilder(factory.Server.BaseAddress) { Scheme = "ws", Path = "/ws/echo" }.Uri;
+        var uri = new UriBuilder(factory.Server.BaseAddress) { Scheme = "ws", Path = path }.Uri;
         return await wsClient.ConnectAsync(uri, CancellationToken.None).DefaultTimeout();
     }
 
