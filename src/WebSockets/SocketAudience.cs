@@ -91,12 +91,18 @@ public readonly struct SocketAudience
     /// <returns>A task that completes when the message is queued to (or dropped for) every target.</returns>
     public ValueTask SendAsync(SocketMessage message, CancellationToken cancellationToken = default)
     {
+        var pending = QueueAll(message, pending: null, cancellationToken);
+        return pending is null ? default : new ValueTask(Task.WhenAll(pending));
+    }
+
+    /// <summary>Queues to each target; only sends that must wait for queue room add a task.</summary>
+    internal List<Task>? QueueAll(SocketMessage message, List<Task>? pending, CancellationToken cancellationToken)
+    {
         if (_namespace is null)
         {
-            return default;
+            return pending;
         }
 
-        List<Task>? pending = null;
         foreach (var (_, connection) in _namespace.Connections)
         {
             if (!Includes(connection))
@@ -116,7 +122,7 @@ public readonly struct SocketAudience
             }
         }
 
-        return pending is null ? default : new ValueTask(Task.WhenAll(pending));
+        return pending;
     }
 
     private bool Includes(SocketConnection connection)

@@ -105,15 +105,17 @@ internal sealed partial class SocketRegistry : ISocketRegistry
 
     public ValueTask BroadcastAsync(SocketMessage message, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default)
     {
+        List<Task>? pending = null;
         if (@namespace is not null)
         {
-            return _namespaces.TryGetValue(@namespace, out var ns) ? SendToAll(ns, message, filter, null, cancellationToken) : default;
+            pending = new SocketAudience(this, _namespaces.GetValueOrDefault(@namespace), filter, except: null).QueueAll(message, pending, cancellationToken);
         }
-
-        List<Task>? pending = null;
-        foreach (var ns in _namespaces.Values)
+        else
         {
-            pending = CollectPending(ns, message, filter, pending, cancellationToken);
+            foreach (var ns in _namespaces.Values)
+            {
+                pending = new SocketAudience(this, ns, filter, except: null).QueueAll(message, pending, cancellationToken);
+            }
         }
 
         return pending is null ? default : new ValueTask(Task.WhenAll(pending));
@@ -157,37 +159,6 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     {
         await sending;
         return true;
-    }
-
-    private static ValueTask SendToAll(NamespaceState ns, SocketMessage message, Func<ISocketConnection, bool>? filter, List<Task>? pending, CancellationToken cancellationToken)
-    {
-        pending = CollectPending(ns, message, filter, pending, cancellationToken);
-        return pending is null ? default : new ValueTask(Task.WhenAll(pending));
-    }
-
-    /// <summary>Queues to each target; only sends that must wait for queue room allocate a task.</summary>
-    private static List<Task>? CollectPending(NamespaceState ns, SocketMessage message, Func<ISocketConnection, bool>? filter, List<Task>? pending, CancellationToken cancellationToken)
-    {
-        foreach (var (_, connection) in ns.Connections)
-        {
-            if (filter is not null && !filter(connection))
-            {
-                continue;
-            }
-
-            var sending = connection.SendAsync(message, cancellationToken);
-            if (sending.IsCompletedSuccessfully)
-            {
-                // Consume the result so that a pooled IValueTaskSource can be reused.
-                sending.GetAwaiter().GetResult();
-            }
-            else
-            {
-                (pending ??= []).Add(sending.AsTask());
-            }
-        }
-
-        return pending;
     }
 
     // ---- Connection lifecycle -------------------------------------------------------------------------------
