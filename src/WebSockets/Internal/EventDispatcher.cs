@@ -78,17 +78,36 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
         return connection.EnqueueInvocation(() => InvokeAsync(connection, registration, argument, id, cancellationToken));
     }
 
-    private async ValueTask HandleBinaryAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
+    private ValueTask HandleBinaryAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
     {
-        if (_binary is null)
+        if (_binary is not { } binary)
         {
-            await ReportAsync(connection, new SocketEventError(ErrorNotice.BinaryNotSupported, $"Namespace '{_namespace.Name}' does not handle binary frames."), cancellationToken);
-            return;
+            return ReportAsync(connection, new SocketEventError(ErrorNotice.BinaryNotSupported, $"Namespace '{_namespace.Name}' does not handle binary frames."), cancellationToken);
         }
 
-        // Keep arrival order with the events before it; the payload is only valid during this call.
-        await connection.WhenInvocationsDone();
-        await _binary.HandleAsync(connection, message, cancellationToken);
+        if (connection.WhenInvocationsDone().IsCompleted)
+        {
+            // No handler runs: handle the frame now, while its pooled payload is valid.
+            return binary.HandleAsync(connection, message, cancellationToken);
+        }
+
+        // A handler runs, and it may be awaiting a reply that follows this frame: keep reading. The frame waits its
+        // turn on the invocation chain, which keeps arrival order, with its own copy of the payload.
+        var copy = new SocketMessage(message.MessageType, message.Data.ToArray());
+        return connection.EnqueueInvocation(() => RunBinaryAsync(binary, connection, copy, cancellationToken));
+    }
+
+    /// <summary>Runs the binary handler on the invocation chain. Never throws.</summary>
+    private static async Task RunBinaryAsync(MessageHandler binary, SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await binary.HandleAsync(connection, message, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // The connection ended.
+        }
     }
 
     /// <summary>Runs one handler. Never throws: it runs on the connection's invocation chain.</summary>

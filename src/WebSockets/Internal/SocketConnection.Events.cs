@@ -138,14 +138,12 @@ internal sealed partial class SocketConnection
         await invocation();
     }
 
-    /// <summary>After the pumps end: let running handlers finish and fail requests that will get no reply.</summary>
+    /// <summary>After the pumps end: fail requests that will get no reply, then let running handlers finish.</summary>
     private async Task CompleteEventsAsync()
     {
-        if (_invocationTail is { } tail)
-        {
-            await tail;
-        }
-
+        // Fail pending requests first: a running handler may be awaiting one of them, and waiting for that handler
+        // before failing it would hold the connection (and its disconnect hooks) until the request times out.
+        // Requests made from now on fail at once, since the connection is no longer open.
         if (_pendingReplies is { } replies)
         {
             foreach (var (id, pending) in replies)
@@ -155,6 +153,11 @@ internal sealed partial class SocketConnection
                     pending.Fail(ConnectionClosedError(null));
                 }
             }
+        }
+
+        if (_invocationTail is { } tail)
+        {
+            await tail;
         }
 
         if (_batches is { } batches)
