@@ -972,6 +972,50 @@ public sealed partial class EventProtocolTests
     // ---- Helpers -------------------------------------------------------------------------------------------
 
     /// <summary>A host with namespaces "chat" (/ws/chat) and "lobby" (/ws/lobby), each with an "echo" request handler.</summary>
+    [Fact]
+    public async Task ClientFloodsEventsWhileHandlerAwaitsItsReply_ExtraEventsGetBusy_AndTheReplyStillGetsThrough()
+    {
+        // A blocked read pump would never read the reply the running handler awaits: over the limit, messages are
+        // refused with "busy" instead, and reading goes on.
+        var notes = new ConcurrentQueue<string>();
+        var allNotes = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        const int sent = 40;
+        const int limit = WebSockets.Internal.SocketConnection.MaxQueuedInvocations;
+        await using var host = await StartAsync(ns => ns
+            .On("ask", (ISocketConnection socket, CancellationToken ct) => socket.RequestAsync<string>("confirm", null, TimeSpan.FromSeconds(20), ct))
+            .On("note", (string text) =>
+            {
+                notes.Enqueue(text);
+                if (notes.Count == limit)
+                {
+                    allNotes.TrySetResult();
+                }
+            }));
+        using var client = await host.ConnectAsync("/ws/chat");
+
+        await client.SendTextAsync("""{"event":"ask","id":1}""");
+        var askFrame = await ReceiveJsonAsync(client);
+        Assert.Equal("confirm", askFrame.GetProperty("event").GetString());
+        var askId = askFrame.GetProperty("id").GetInt64();
+        for (var i = 0; i < sent; i++)
+        {
+            await client.SendTextAsync($$$"""{"event":"note","data":"n{{{i}}}"}""");
+        }
+
+        await client.SendTextAsync($$$"""{"reply":{{{askId}}},"data":"yes"}""");
+
+        for (var i = 0; i < sent - limit; i++)
+        {
+            var notice = AssertEvent(await ReceiveJsonAsync(client), "error");
+            Assert.Equal("busy", notice.GetProperty("code").GetString());
+        }
+
+        Assert.Equal("yes", AssertReply(await ReceiveJsonAsync(client), 1).GetString());
+        await allNotes.Task.DefaultTimeout();
+        Assert.Equal(Enumerable.Range(0, limit).Select(i => $"n{i}"), notes);
+        await AssertStillServesAsync(client, 2);
+    }
+
     private static Task<TestHost> StartAsync(
         Action<SocketNamespaceBuilder> configure,
         Action<SocketRegistryOptions>? options = null,

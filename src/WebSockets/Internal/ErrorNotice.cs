@@ -15,4 +15,5 @@ internal static class ErrorNotice
     public const string UnknownReply = "unknown_reply";
     public const string DuplicateId = "duplicate_id";
     public const string ConnectionClosed = "connection_closed";
+    public const string Busy = "busy";
 }

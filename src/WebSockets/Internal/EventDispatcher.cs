@@ -75,7 +75,17 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             return ReportAsync(connection, new SocketEventError(ErrorNotice.DuplicateId, $"Request id {requestId} is already being handled; use a new id per request.", eventName, requestId), cancellationToken);
         }
 
-        return connection.EnqueueInvocation(() => InvokeAsync(connection, registration, argument, id, cancellationToken));
+        if (connection.TryEnqueueInvocation(() => InvokeAsync(connection, registration, argument, id, cancellationToken)))
+        {
+            return default;
+        }
+
+        if (id is { } refusedId)
+        {
+            connection.EndRequest(refusedId);
+        }
+
+        return ReportBusyAsync(connection, eventName, id, cancellationToken);
     }
 
     private ValueTask HandleBinaryAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
@@ -94,8 +104,17 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
         // A handler runs, and it may be awaiting a reply that follows this frame: keep reading. The frame waits its
         // turn on the invocation chain, which keeps arrival order, with its own copy of the payload.
         var copy = new SocketMessage(message.MessageType, message.Data.ToArray());
-        return connection.EnqueueInvocation(() => RunBinaryAsync(binary, connection, copy, cancellationToken));
+        return connection.TryEnqueueInvocation(() => RunBinaryAsync(binary, connection, copy, cancellationToken))
+            ? default
+            : ReportBusyAsync(connection, eventName: null, id: null, cancellationToken);
     }
+
+    private ValueTask ReportBusyAsync(SocketConnection connection, string? eventName, long? id, CancellationToken cancellationToken)
+        => ReportAsync(connection, new SocketEventError(
+            ErrorNotice.Busy,
+            $"{SocketConnection.MaxQueuedInvocations} messages of this connection are already waiting for their handlers; this one was refused. Wait for replies before sending more.",
+            eventName,
+            id), cancellationToken);
 
     /// <summary>Runs the binary handler on the invocation chain. Never throws.</summary>
     private static async Task RunBinaryAsync(MessageHandler binary, SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)

@@ -7,7 +7,7 @@ namespace WebSockets.Internal;
 /// <summary>The event protocol's per-connection state: emits, requests both ways, handler ordering and batches.</summary>
 internal sealed partial class SocketConnection
 {
-    /// <summary>How many events may wait behind a running handler before the read pump stops reading.</summary>
+    /// <summary>How many messages may wait behind a running handler; more are refused with a "busy" error.</summary>
     internal const int MaxQueuedInvocations = 32;
 
     private long _nextRequestId;
@@ -109,23 +109,29 @@ internal sealed partial class SocketConnection
     }
 
     /// <summary>
-    /// Runs event handlers one at a time, in arrival order, without blocking the read pump: replies to server
+    /// Runs event handlers one at a time, in arrival order, without ever blocking the read pump: replies to server
     /// requests keep being read while a handler runs, so a handler may await RequestAsync. Called only by the read
-    /// pump. Returns a pending task only when too many events are waiting (back-pressure).
+    /// pump. Returns false, and runs nothing, when <see cref="MaxQueuedInvocations"/> messages already wait: blocking
+    /// instead could hold back the very reply a running handler awaits.
     /// </summary>
-    internal ValueTask EnqueueInvocation(Func<Task> invocation)
+    internal bool TryEnqueueInvocation(Func<Task> invocation)
     {
         var tail = _invocationTail;
         if (tail is null || tail.IsCompleted)
         {
             var running = invocation();
             _invocationTail = running.IsCompleted ? null : running;
-            return default;
+            return true;
+        }
+
+        if (Volatile.Read(ref _queuedInvocations) >= MaxQueuedInvocations)
+        {
+            return false;
         }
 
         Interlocked.Increment(ref _queuedInvocations);
         _invocationTail = RunAfterAsync(tail, invocation);
-        return Volatile.Read(ref _queuedInvocations) > MaxQueuedInvocations ? new ValueTask(tail) : default;
+        return true;
     }
 
     /// <summary>Completes when no handler is running or waiting.</summary>
