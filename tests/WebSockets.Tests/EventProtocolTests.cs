@@ -1016,6 +1016,59 @@ public sealed partial class EventProtocolTests
         await AssertStillServesAsync(client, 2);
     }
 
+    public sealed record Stamp(int Value);
+
+    /// <summary>Writes a <see cref="Stamp"/> with the number of this very call, so a second serialization shows.</summary>
+    private sealed class CountingStampConverter : JsonConverter<Stamp>
+    {
+        private int _writes;
+
+        public int Writes => Volatile.Read(ref _writes);
+
+        public override Stamp Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => throw new NotSupportedException();
+
+        public override void Write(Utf8JsonWriter writer, Stamp value, JsonSerializerOptions options)
+        {
+            var call = Interlocked.Increment(ref _writes);
+            writer.WriteStartObject();
+            writer.WriteNumber("value", value.Value);
+            writer.WriteNumber("serialization", call);
+            writer.WriteEndObject();
+        }
+    }
+
+    [Fact]
+    public async Task NamespaceEmit_SerializesTheEventOnce_ForEveryRecipient()
+    {
+        var converter = new CountingStampConverter();
+        var connected = 0;
+        var allConnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await StartAsync(
+            ns => ns.OnConnected((_, _) =>
+            {
+                if (Interlocked.Increment(ref connected) == 3)
+                {
+                    allConnected.TrySetResult();
+                }
+
+                return Task.CompletedTask;
+            }),
+            o => o.JsonSerializerOptions.Converters.Add(converter));
+        using var a = await host.ConnectAsync("/ws/chat");
+        using var b = await host.ConnectAsync("/ws/chat");
+        using var c = await host.ConnectAsync("/ws/chat");
+        await allConnected.Task.DefaultTimeout();
+
+        await host.Registry.Namespace(Chat).EmitAsync("stamp", new Stamp(7)).DefaultTimeout();
+
+        foreach (var client in new[] { a, b, c })
+        {
+            Assert.Equal("""{"event":"stamp","data":{"value":7,"serialization":1}}""", (await client.ReceiveMessageAsync()).Text);
+        }
+
+        Assert.Equal(1, converter.Writes);
+    }
+
     private static Task<TestHost> StartAsync(
         Action<SocketNamespaceBuilder> configure,
         Action<SocketRegistryOptions>? options = null,
