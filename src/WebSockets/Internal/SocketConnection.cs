@@ -377,9 +377,16 @@ internal sealed partial class SocketConnection : ISocketConnection
 
     // ---- Read pump -----------------------------------------------------------------------------------------
 
+    /// <summary>
+    /// Reads messages until the connection closes. Each message is received into a pooled buffer that is returned
+    /// once the message has been handled; one state machine serves the connection's whole life, so a message costs
+    /// no allocation here.
+    /// </summary>
     private async Task ReadPumpAsync(WebSocket socket)
     {
         var token = _closedCts.Token;
+        var maxMessageSize = _endpoint.MaxMessageSize;
+        var dispatcher = _endpoint.Dispatcher;
         try
         {
             while (true)
@@ -392,7 +399,53 @@ internal sealed partial class SocketConnection : ISocketConnection
                     return;
                 }
 
-                if (!await ReceiveMessageAsync(socket, head.MessageType, head.EndOfMessage, token))
+                // An empty message is complete after the zero-byte read: there is nothing more to read.
+                var complete = head.EndOfMessage;
+                var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_endpoint.ReceiveBufferSize, maxMessageSize + 1));
+                Volatile.Write(ref _receiveBuffer, buffer);
+                try
+                {
+                    var count = 0;
+                    while (!complete)
+                    {
+                        if (count == buffer.Length)
+                        {
+                            // Grow up to one byte past the limit, so that an oversized message is detected, never truncated.
+                            var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, (long)maxMessageSize + 1));
+                            buffer.AsSpan(0, count).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                            Volatile.Write(ref _receiveBuffer, buffer);
+                        }
+
+                        var result = await socket.ReceiveAsync(buffer.AsMemory(count), token);
+                        if (result.MessageType == WebSocketMessageType.Close)
+                        {
+                            OnCloseReceived(socket);
+                            return;
+                        }
+
+                        count += result.Count;
+                        if (count > maxMessageSize)
+                        {
+                            Log.MessageTooBig(_logger, Id, maxMessageSize);
+                            RequestClose(WebSocketCloseStatus.MessageTooBig, $"Message exceeds {maxMessageSize} bytes.", DisconnectReason.MessageTooBig, drain: true);
+                            return;
+                        }
+
+                        complete = result.EndOfMessage;
+                    }
+
+                    Volatile.Write(ref _lastReceivedTimestamp, _timeProvider.GetTimestamp());
+                    await dispatcher.HandleAsync(this, new SocketMessage(head.MessageType, buffer.AsMemory(0, count)), token);
+                }
+                finally
+                {
+                    Volatile.Write(ref _receiveBuffer, null);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+
+                if (!IsOpen)
                 {
                     return;
                 }
@@ -411,64 +464,6 @@ internal sealed partial class SocketConnection : ISocketConnection
         {
             TrySetReason(DisconnectReason.ConnectionLost);
             Log.ReadPumpFailed(_logger, Id, ex);
-        }
-    }
-
-    /// <summary>
-    /// Receives one message into a pooled buffer, handles it, and returns the buffer. The complete flag is the
-    /// zero-byte read's EndOfMessage: true for an empty message, which has nothing more to read.
-    /// </summary>
-    /// <returns><see langword="false"/> when the connection is closing.</returns>
-    private async Task<bool> ReceiveMessageAsync(WebSocket socket, WebSocketMessageType messageType, bool complete, CancellationToken token)
-    {
-        var maxMessageSize = _endpoint.MaxMessageSize;
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_endpoint.ReceiveBufferSize, maxMessageSize + 1));
-        Volatile.Write(ref _receiveBuffer, buffer);
-        try
-        {
-            var count = 0;
-            while (!complete)
-            {
-                if (count == buffer.Length)
-                {
-                    // Grow up to one byte past the limit, so that an oversized message is detected, never truncated.
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, (long)maxMessageSize + 1));
-                    buffer.AsSpan(0, count).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                    Volatile.Write(ref _receiveBuffer, buffer);
-                }
-
-                var result = await socket.ReceiveAsync(buffer.AsMemory(count), token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    OnCloseReceived(socket);
-                    return false;
-                }
-
-                count += result.Count;
-                if (count > maxMessageSize)
-                {
-                    Log.MessageTooBig(_logger, Id, maxMessageSize);
-                    RequestClose(WebSocketCloseStatus.MessageTooBig, $"Message exceeds {maxMessageSize} bytes.", DisconnectReason.MessageTooBig, drain: true);
-                    return false;
-                }
-
-                complete = result.EndOfMessage;
-            }
-
-            Volatile.Write(ref _lastReceivedTimestamp, _timeProvider.GetTimestamp());
-            if (_endpoint.Dispatcher is { } handler)
-            {
-                await handler.HandleAsync(this, new SocketMessage(messageType, buffer.AsMemory(0, count)), token);
-            }
-
-            return IsOpen;
-        }
-        finally
-        {
-            Volatile.Write(ref _receiveBuffer, null);
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
