@@ -326,7 +326,9 @@ internal sealed partial class SocketConnection : ISocketConnection
         var token = _closedCts.Token;
         try
         {
-            while (await reader.WaitToReadAsync(token))
+            // No token here: with a cancelable one the channel allocates a waiter on every idle wake-up. A close or an
+            // abort completes the queue, which ends this wait.
+            while (await reader.WaitToReadAsync())
             {
                 while (reader.TryRead(out var message))
                 {
