@@ -170,32 +170,42 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     internal async Task RunConnectionAsync(HttpContext context, SocketConnection connection, WebSocketAcceptContext acceptContext, EndpointRuntime endpoint)
     {
         var ns = connection.NamespaceState;
-        WebSocket socket;
-        using var handshakeCts = new CancellationTokenSource(endpoint.HandshakeTimeout, TimeProvider);
+        bool connected;
+        var handshakeCts = new CancellationTokenSource(endpoint.HandshakeTimeout, TimeProvider);
         try
         {
-            socket = await context.WebSockets.AcceptWebSocketAsync(acceptContext).WaitAsync(handshakeCts.Token);
+            WebSocket socket;
+            try
+            {
+                socket = await context.WebSockets.AcceptWebSocketAsync(acceptContext).WaitAsync(handshakeCts.Token);
+            }
+            catch (Exception ex)
+            {
+                _connections.TryRemove(new KeyValuePair<string, SocketConnection>(connection.Id, connection));
+                Log.AcceptFailed(_logger, connection.Id, ex);
+                context.Abort();
+                connection.MarkCompleted();
+                return;
+            }
+
+            connection.Start(socket);
+            ns.Add(connection);
+            Interlocked.Increment(ref _count);
+            Metrics.ConnectionOpened(ns.Name);
+            Log.Connected(_logger, connection.Id, ns.Name, connection.SubProtocol);
+            if (_stopping)
+            {
+                connection.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down", DisconnectReason.ServerShutdown, drain: true, Options.DrainTimeout);
+            }
+
+            connected = await RunConnectedHooksAsync(connection, handshakeCts.Token);
         }
-        catch (Exception ex)
+        finally
         {
-            _connections.TryRemove(new KeyValuePair<string, SocketConnection>(connection.Id, connection));
-            Log.AcceptFailed(_logger, connection.Id, ex);
-            context.Abort();
-            connection.MarkCompleted();
-            return;
+            // The handshake is over: release its timer now, not when the connection ends.
+            handshakeCts.Dispose();
         }
 
-        connection.Start(socket);
-        ns.Add(connection);
-        Interlocked.Increment(ref _count);
-        Metrics.ConnectionOpened(ns.Name);
-        Log.Connected(_logger, connection.Id, ns.Name, connection.SubProtocol);
-        if (_stopping)
-        {
-            connection.RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down", DisconnectReason.ServerShutdown, drain: true, Options.DrainTimeout);
-        }
-
-        var connected = await RunConnectedHooksAsync(connection, handshakeCts.Token);
         try
         {
             await connection.RunAsync(startReading: connected);
