@@ -75,6 +75,22 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             return ReportAsync(connection, new SocketEventError(ErrorNotice.DuplicateId, $"Request id {requestId} is already being handled; use a new id per request.", eventName, requestId), cancellationToken);
         }
 
+        if (connection.InvocationsIdle)
+        {
+            // The common case: nothing runs, so the handler starts now, without a closure to queue it.
+            connection.TrackInvocation(InvokeAsync(connection, registration, argument, id, cancellationToken));
+            return default;
+        }
+
+        return EnqueueOrRefuse(connection, registration, argument, id, cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues a handler behind the running one, or refuses it with "busy". A method of its own so that the closure
+    /// is only allocated here, not on the common path where the handler starts at once.
+    /// </summary>
+    private ValueTask EnqueueOrRefuse(SocketConnection connection, EventRegistration registration, object? argument, long? id, CancellationToken cancellationToken)
+    {
         if (connection.TryEnqueueInvocation(() => InvokeAsync(connection, registration, argument, id, cancellationToken)))
         {
             return default;
@@ -85,7 +101,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             connection.EndRequest(refusedId);
         }
 
-        return ReportBusyAsync(connection, eventName, id, cancellationToken);
+        return ReportBusyAsync(connection, registration.Name, id, cancellationToken);
     }
 
     private ValueTask HandleBinaryAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
@@ -95,7 +111,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             return ReportAsync(connection, new SocketEventError(ErrorNotice.BinaryNotSupported, $"Namespace '{_namespace.Name}' does not handle binary frames."), cancellationToken);
         }
 
-        if (connection.WhenInvocationsDone().IsCompleted)
+        if (connection.InvocationsIdle)
         {
             // No handler runs: handle the frame now, while its pooled payload is valid.
             return binary.HandleAsync(connection, message, cancellationToken);

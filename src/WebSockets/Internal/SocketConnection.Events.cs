@@ -108,6 +108,12 @@ internal sealed partial class SocketConnection
         }
     }
 
+    /// <summary>Whether no handler is running or waiting, so the next one may start at once (read pump only).</summary>
+    internal bool InvocationsIdle => _invocationTail is not { IsCompleted: false };
+
+    /// <summary>Records a handler started at once because <see cref="InvocationsIdle"/> was true (read pump only).</summary>
+    internal void TrackInvocation(Task running) => _invocationTail = running.IsCompleted ? null : running;
+
     /// <summary>
     /// Runs event handlers one at a time, in arrival order, without ever blocking the read pump: replies to server
     /// requests keep being read while a handler runs, so a handler may await RequestAsync. Called only by the read
@@ -116,11 +122,9 @@ internal sealed partial class SocketConnection
     /// </summary>
     internal bool TryEnqueueInvocation(Func<Task> invocation)
     {
-        var tail = _invocationTail;
-        if (tail is null || tail.IsCompleted)
+        if (InvocationsIdle)
         {
-            var running = invocation();
-            _invocationTail = running.IsCompleted ? null : running;
+            TrackInvocation(invocation());
             return true;
         }
 
@@ -130,12 +134,9 @@ internal sealed partial class SocketConnection
         }
 
         Interlocked.Increment(ref _queuedInvocations);
-        _invocationTail = RunAfterAsync(tail, invocation);
+        _invocationTail = RunAfterAsync(_invocationTail!, invocation);
         return true;
     }
-
-    /// <summary>Completes when no handler is running or waiting.</summary>
-    internal Task WhenInvocationsDone() => _invocationTail ?? Task.CompletedTask;
 
     private async Task RunAfterAsync(Task previous, Func<Task> invocation)
     {

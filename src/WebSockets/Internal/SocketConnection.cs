@@ -228,7 +228,8 @@ internal sealed partial class SocketConnection : ISocketConnection
         _closeRequested.TrySetResult();
     }
 
-    private void TrySetReason(DisconnectReason reason) => Interlocked.CompareExchange(ref _reason, (int)reason, NoReason);
+    /// <summary>Records why the connection ends; the first reason wins. Returns whether this one did.</summary>
+    private bool TrySetReason(DisconnectReason reason) => Interlocked.CompareExchange(ref _reason, (int)reason, NoReason) == NoReason;
 
     private void AbortCore()
     {
@@ -471,15 +472,12 @@ internal sealed partial class SocketConnection : ISocketConnection
 
     private void OnCloseReceived(WebSocket socket)
     {
-        if (TrySetReasonAndReport(DisconnectReason.ClientClosed))
+        if (TrySetReason(DisconnectReason.ClientClosed))
         {
             _closeStatus = socket.CloseStatus;
             _closeStatusDescription = socket.CloseStatusDescription;
         }
     }
-
-    private bool TrySetReasonAndReport(DisconnectReason reason)
-        => Interlocked.CompareExchange(ref _reason, (int)reason, NoReason) == NoReason;
 
     private static bool IsTransportFailure(Exception ex)
         => ex is WebSocketException or IOException or ObjectDisposedException

@@ -68,8 +68,6 @@ internal sealed partial class SocketRegistry : ISocketRegistry
 
     internal bool TryGetNamespace(string name, [NotNullWhen(true)] out NamespaceState? state) => _namespaces.TryGetValue(name, out state);
 
-    internal IEnumerable<string> NamespaceNames => _namespaces.Keys;
-
     /// <summary>For controllers, which declare their namespace: gets it, or creates it without hooks.</summary>
     internal NamespaceState GetOrAddNamespace(string name)
         => _namespaces.GetOrAdd(name, static (n, services) => new NamespaceState(new SocketNamespaceBuilder(n), services), _services);
