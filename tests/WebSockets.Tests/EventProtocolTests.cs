@@ -1069,6 +1069,51 @@ public sealed partial class EventProtocolTests
         Assert.Equal(1, converter.Writes);
     }
 
+    [Fact]
+    public async Task BinaryHandler_CanAwaitARequestToItsClient_WithoutBlockingTheReply()
+    {
+        await using var host = await StartAsync(ns => ns.OnBinary(async (byte[] data, ISocketConnection socket, CancellationToken ct) =>
+        {
+            var answer = await socket.RequestAsync<string>("confirm", null, TimeSpan.FromSeconds(20), ct);
+            return System.Text.Encoding.UTF8.GetBytes($"{answer}:{data.Length}");
+        }));
+        using var client = await host.ConnectAsync("/ws/chat");
+
+        await client.SendBinaryAsync([1, 2, 3]);
+        var ask = await ReceiveJsonAsync(client);
+        Assert.Equal("confirm", ask.GetProperty("event").GetString());
+        await client.SendTextAsync($$$"""{"reply":{{{ask.GetProperty("id").GetInt64()}}},"data":"yes"}""");
+
+        var reply = await client.ReceiveMessageAsync();
+        Assert.Equal(WebSocketMessageType.Binary, reply.Type);
+        Assert.Equal("yes:3", reply.Text);
+    }
+
+    [Fact]
+    public async Task BinaryHandlerWhoseResultCannotBeSent_GetsHandlerFailed_AndLaterMessagesStillRun()
+    {
+        // Regression: a failure after the binary handler returned used to break the connection's handler chain.
+        await using var host = await StartAsync(ns => ns.OnBinary((byte[] data) => new Unserializable()));
+        using var client = await host.ConnectAsync("/ws/chat");
+
+        for (var i = 0; i < 3; i++)
+        {
+            await client.SendBinaryAsync([9]);
+            var notice = AssertEvent(await ReceiveJsonAsync(client), "error");
+            Assert.Equal("handler_failed", notice.GetProperty("code").GetString());
+        }
+
+        await AssertStillServesAsync(client, 1);
+    }
+
+    /// <summary>A result System.Text.Json refuses to serialize.</summary>
+    public sealed class Unserializable
+    {
+        public IntPtr Pointer { get; } = IntPtr.Zero;
+
+        public Action Callback { get; } = () => { };
+    }
+
     private static Task<TestHost> StartAsync(
         Action<SocketNamespaceBuilder> configure,
         Action<SocketRegistryOptions>? options = null,

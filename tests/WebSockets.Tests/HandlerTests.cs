@@ -295,4 +295,56 @@ public sealed class HandlerTests
         await client.SendBinaryAsync([9]);
         Assert.Equal("2", await client.ReceiveTextAsync());
     }
+
+    [Fact]
+    public async Task RelayingTheReceivedSocketMessage_SendsItsOwnBytes_NotTheReusedReceiveBuffer()
+    {
+        // Regression: the handler used to get a view of the pooled receive buffer; sending it queued bytes that the
+        // next message (possibly another connection's) overwrote.
+        await using var host = await TestHost.StartAsync(s => s.AddSocketRegistry(),
+            app => app.MapWebSocketEndpoint("/ws", (SocketMessage message, ISocketConnection socket) => socket.SendAsync(message)));
+        using var client = await host.ConnectAsync("/ws");
+
+        const int count = 300;
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await client.SendTextAsync($"relay-{i:D4}-{new string((char)('a' + (i % 26)), 40)}");
+            }
+        });
+
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Equal($"relay-{i:D4}-{new string((char)('a' + (i % 26)), 40)}", await client.ReceiveTextAsync());
+        }
+
+        await sending.DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task ThrowingConnectionClosedCallback_IsLogged_AndDisconnectHooksStillRun()
+    {
+        var disconnected = new TaskCompletionSource<DisconnectReason>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestHost.StartAsync(
+            s => s.AddSocketRegistry().AddNamespace(SocketRegistryOptions.DefaultNamespace, ns => ns.OnDisconnected((_, reason, _) =>
+            {
+                disconnected.TrySetResult(reason);
+                return Task.CompletedTask;
+            })),
+            app => app.MapWebSocketEndpoint("/ws", (ISocketConnection socket, string message) =>
+            {
+                socket.ConnectionClosed.Register(() => throw new InvalidOperationException("user callback bug"));
+                return "registered";
+            }));
+        using var client = await host.ConnectAsync("/ws");
+        await client.SendTextAsync("x");
+        Assert.Equal("registered", await client.ReceiveTextAsync());
+
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None).DefaultTimeout();
+
+        Assert.Equal(DisconnectReason.ClientClosed, await disconnected.Task.DefaultTimeout());
+        var logged = await host.Logs.WaitForEventAsync("ClosedCallbackFailed").DefaultTimeout();
+        Assert.NotNull(logged.Exception);
+    }
 }

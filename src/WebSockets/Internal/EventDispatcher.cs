@@ -111,16 +111,16 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             return ReportAsync(connection, new SocketEventError(ErrorNotice.BinaryNotSupported, $"Namespace '{_namespace.Name}' does not handle binary frames."), cancellationToken);
         }
 
+        // The frame is handled off the read pump, with its own copy of the payload: a binary handler may await a
+        // request to its client, whose reply the read pump must still be free to read.
+        var copy = new SocketMessage(message.MessageType, message.Data.ToArray());
         if (connection.InvocationsIdle)
         {
-            // No handler runs: handle the frame now, while its pooled payload is valid.
-            return binary.HandleAsync(connection, message, cancellationToken);
+            connection.TrackInvocation(RunBinaryAsync(binary, connection, copy, _logger, cancellationToken));
+            return default;
         }
 
-        // A handler runs, and it may be awaiting a reply that follows this frame: keep reading. The frame waits its
-        // turn on the invocation chain, which keeps arrival order, with its own copy of the payload.
-        var copy = new SocketMessage(message.MessageType, message.Data.ToArray());
-        return connection.TryEnqueueInvocation(() => RunBinaryAsync(binary, connection, copy, cancellationToken))
+        return connection.TryEnqueueInvocation(() => RunBinaryAsync(binary, connection, copy, _logger, cancellationToken))
             ? default
             : ReportBusyAsync(connection, eventName: null, id: null, cancellationToken);
     }
@@ -133,7 +133,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             id), cancellationToken);
 
     /// <summary>Runs the binary handler on the invocation chain. Never throws.</summary>
-    private static async Task RunBinaryAsync(MessageHandler binary, SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
+    private static async Task RunBinaryAsync(MessageHandler binary, SocketConnection connection, SocketMessage message, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
@@ -142,6 +142,10 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
         catch (OperationCanceledException)
         {
             // The connection ended.
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(logger, "(binary)", connection.Id, ex);
         }
     }
 
@@ -239,7 +243,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             {
                 await hook(connection, error, cancellationToken);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 Log.ErrorHookFailed(_logger, _namespace.Name, connection.Id, ex);
             }

@@ -66,6 +66,9 @@ internal sealed partial class SocketConnection
 
         [LoggerMessage(28, LogLevel.Debug, "Connection {ConnectionId} sent nothing for {IdleTimeout}; closing it.", EventName = "IdleTimeout")]
         public static partial void IdleTimeout(ILogger logger, string connectionId, TimeSpan idleTimeout);
+
+        [LoggerMessage(29, LogLevel.Error, "A callback registered on the ConnectionClosed token of connection {ConnectionId} threw.", EventName = "ClosedCallbackFailed")]
+        public static partial void ClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);
     }
 }
 

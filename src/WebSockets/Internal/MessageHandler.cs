@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -56,10 +55,12 @@ internal sealed partial class MessageHandler : IMessageDispatcher
                 argument = message.Data.ToArray();
                 break;
             case MessageKind.Memory:
-                argument = message.Data;
+                // The payload sits in a pooled buffer that is reused once this message has been handled: the
+                // handler gets its own copy, so it may keep, send or broadcast it.
+                argument = new ReadOnlyMemory<byte>(message.Data.ToArray());
                 break;
             case MessageKind.Message:
-                argument = message;
+                argument = new SocketMessage(message.MessageType, message.Data.ToArray());
                 break;
             default:
                 if (!_handler.TryDeserialize(message.Data.Span, _options.JsonSerializerOptions, out argument, out var code, out var error))
@@ -102,24 +103,39 @@ internal sealed partial class MessageHandler : IMessageDispatcher
         {
             if (_handler.NeedsScope)
             {
-                await scope.DisposeAsync();
+                await DisposeScopeAsync(scope, connection.Id);
             }
         }
 
         if (result is not null)
         {
-            var reply = MessageFactory.CreateFromObject(result, _handler.ResultType, _options.JsonSerializerOptions);
-            if (SharesMemory(reply.Data, message.Data))
+            SocketMessage reply;
+            try
             {
-                // The received payload lives in a pooled buffer that is returned once this method ends, before the
-                // write pump sends the reply: an echo of it must own its bytes.
-                reply = new SocketMessage(reply.MessageType, reply.Data.ToArray());
+                reply = MessageFactory.CreateFromObject(result, _handler.ResultType, _options.JsonSerializerOptions);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // For example a result that cannot be serialized: report it like a failing handler.
+                Log.HandlerFailed(_logger, connection.Id, ex);
+                await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerFailed, "The handler's result could not be sent."), cancellationToken);
+                return;
             }
 
             await connection.SendAsync(reply, cancellationToken);
         }
     }
 
-    private static bool SharesMemory(ReadOnlyMemory<byte> reply, ReadOnlyMemory<byte> received)
-        => MemoryMarshal.TryGetArray(reply, out var a) && MemoryMarshal.TryGetArray(received, out var b) && ReferenceEquals(a.Array, b.Array);
+    private async ValueTask DisposeScopeAsync(Microsoft.Extensions.DependencyInjection.AsyncServiceScope scope, string connectionId)
+    {
+        try
+        {
+            await scope.DisposeAsync();
+        }
+        catch (Exception ex)
+        {
+            // A service that fails to dispose is the application's bug, not the connection's.
+            Log.HandlerFailed(_logger, connectionId, ex);
+        }
+    }
 }

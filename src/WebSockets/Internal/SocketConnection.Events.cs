@@ -140,8 +140,19 @@ internal sealed partial class SocketConnection
 
     private async Task RunAfterAsync(Task previous, Func<Task> invocation)
     {
-        await previous;
-        Interlocked.Decrement(ref _queuedInvocations);
+        try
+        {
+            await previous;
+        }
+        catch
+        {
+            // Invocations catch their own failures; should one slip through, the chain still goes on.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _queuedInvocations);
+        }
+
         await invocation();
     }
 
@@ -164,7 +175,14 @@ internal sealed partial class SocketConnection
 
         if (_invocationTail is { } tail)
         {
-            await tail;
+            try
+            {
+                await tail;
+            }
+            catch
+            {
+                // Invocations catch their own failures; this only guards the disconnect hooks that follow.
+            }
         }
 
         if (_batches is { } batches)
@@ -262,9 +280,8 @@ internal sealed partial class SocketConnection
                 _items.Add(item);
                 if (_items.Count >= _maxItems)
                 {
-                    full = _items;
-                    _items = [];
                     _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    full = QueueLocked();
                 }
                 else if (_items.Count == 1)
                 {
@@ -280,7 +297,7 @@ internal sealed partial class SocketConnection
 
         public void Flush()
         {
-            List<byte[]> items;
+            List<byte[]>? full;
             lock (this)
             {
                 if (_closed || _items.Count == 0)
@@ -288,11 +305,36 @@ internal sealed partial class SocketConnection
                     return;
                 }
 
-                items = _items;
-                _items = [];
+                full = QueueLocked();
             }
 
-            Send(items);
+            if (full is not null)
+            {
+                Send(full);
+            }
+        }
+
+        /// <summary>
+        /// Under the lock: queues the batch directly when there is room. When the queue was completed by a close, the
+        /// items stay here for <see cref="TakeFinal"/>, which the write pump calls after draining the queue, so a close
+        /// racing a flush loses nothing. Returns the items only when the queue is full, for the full-queue policy.
+        /// </summary>
+        private List<byte[]>? QueueLocked()
+        {
+            if (_connection.TryQueueDirect(EventMessage.Batch(_batchEventName, _items)))
+            {
+                _items = [];
+                return null;
+            }
+
+            if (!_connection.IsOpen)
+            {
+                return null;
+            }
+
+            var full = _items;
+            _items = [];
+            return full;
         }
 
         /// <summary>Closes the buffer and returns its last batch, if any. Nothing is accepted afterwards.</summary>

@@ -145,6 +145,9 @@ internal sealed partial class SocketConnection : ISocketConnection
     public ValueTask SendAsync<T>(T value, CancellationToken cancellationToken = default)
         => SendAsync(MessageFactory.Create(value, _registry.Options.JsonSerializerOptions), cancellationToken);
 
+    /// <summary>Queues without waiting or applying the full-queue policy; false when full or closing.</summary>
+    internal bool TryQueueDirect(SocketMessage message) => Volatile.Read(ref _state) == StateOpen && _queue.Writer.TryWrite(message);
+
     private ValueTask SendQueueFullAsync(SocketMessage message, CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _state) != StateOpen)
@@ -241,7 +244,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         // Canceling runs registered callbacks, which can be user code: never inline on the caller's thread.
         ThreadPool.UnsafeQueueUserWorkItem(static c =>
         {
-            c._closedCts.Cancel();
+            c.CancelClosedToken();
             c._socket?.Abort();
         }, this, preferLocal: false);
     }
@@ -297,8 +300,21 @@ internal sealed partial class SocketConnection : ISocketConnection
         }
 
         socket.Dispose();
-        _closedCts.Cancel();
+        CancelClosedToken();
         await CompleteEventsAsync();
+    }
+
+    /// <summary>Cancels <see cref="ConnectionClosed"/>. Callbacks registered on it are user code: one that throws is logged.</summary>
+    private void CancelClosedToken()
+    {
+        try
+        {
+            _closedCts.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            Log.ClosedCallbackFailed(_logger, Id, ex);
+        }
     }
 
     /// <summary>Copies what the connection exposes of its request, which is recycled once the endpoint returns.</summary>

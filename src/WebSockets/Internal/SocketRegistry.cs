@@ -210,15 +210,16 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         }
         finally
         {
-            // Leave the map only after the socket is done, so a hung connection stays visible.
+            // Leave the namespace only after the socket is done, so a hung connection stays visible. The ID stays
+            // claimed until the disconnect hooks have run, so a reconnect with the same ID can't overlap them.
             ns.Remove(connection);
-            _connections.TryRemove(new KeyValuePair<string, SocketConnection>(connection.Id, connection));
             Interlocked.Decrement(ref _count);
             var reason = connection.Reason;
             Metrics.ConnectionClosed(ns.Name, reason);
             Log.Disconnected(_logger, connection.Id, ns.Name, reason, connection.CloseStatus);
             connection.DetachFromRequest();
             await RunDisconnectedHooksAsync(connection, reason);
+            _connections.TryRemove(new KeyValuePair<string, SocketConnection>(connection.Id, connection));
             connection.MarkCompleted();
         }
     }
