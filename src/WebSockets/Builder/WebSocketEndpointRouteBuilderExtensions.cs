@@ -20,7 +20,7 @@ public static class WebSocketEndpointRouteBuilderExtensions
     /// <remarks>
     /// <para>Each message binds to the handler's one message parameter: <see cref="string"/> (text frames),
     /// <see cref="byte"/>[], <see cref="ReadOnlyMemory{T}"/> of bytes or <see cref="SocketMessage"/> (text and binary frames;
-    /// the memory is valid until the handler returns), or any other type, deserialized from a text frame as JSON.
+    /// the handler gets its own copy, which it may keep or send on), or any other type, deserialized from a text frame as JSON.
     /// The handler can also take <see cref="ISocketConnection"/>, <see cref="CancellationToken"/> (canceled when the
     /// connection ends), <see cref="System.Security.Claims.ClaimsPrincipal"/>, <see cref="SocketSession"/>, and services,
     /// resolved from a scope created per message.</para>
