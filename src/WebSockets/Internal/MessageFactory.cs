@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using System.Text;
 using System.Text.Json;
 
 namespace WebSockets.Internal;
@@ -36,7 +35,7 @@ internal static class MessageFactory
     /// <summary>For values whose static type says nothing, such as a handler's object result.</summary>
     public static SocketMessage CreateFromObject(object? value, Type declaredType, JsonSerializerOptions options) => value switch
     {
-        string text => new SocketMessage(WebSocketMessageType.Text, Encoding.UTF8.GetBytes(text)),
+        string text => SocketMessage.Text(text),
         byte[] bytes => SocketMessage.Binary(bytes),
         SocketMessage message => message,
         ReadOnlyMemory<byte> memory => SocketMessage.Binary(memory.ToArray()),

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
 using System.Security.Claims;
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -128,19 +127,16 @@ internal sealed partial class SocketConnection : ISocketConnection
     }
 
     public ValueTask SendAsync(string text, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        return SendAsync(new SocketMessage(WebSocketMessageType.Text, Encoding.UTF8.GetBytes(text)), cancellationToken);
-    }
+        => SendAsync(SocketMessage.Text(text), cancellationToken);
 
     public ValueTask SendAsync(byte[] data, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
-        return SendAsync(new SocketMessage(WebSocketMessageType.Binary, data), cancellationToken);
+        return SendAsync(SocketMessage.Binary(data), cancellationToken);
     }
 
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
-        => SendAsync(new SocketMessage(WebSocketMessageType.Binary, data.ToArray()), cancellationToken);
+        => SendAsync(SocketMessage.Binary(data.ToArray()), cancellationToken);
 
     public ValueTask SendAsync<T>(T value, CancellationToken cancellationToken = default)
         => SendAsync(MessageFactory.Create(value, _registry.Options.JsonSerializerOptions), cancellationToken);
