@@ -37,6 +37,12 @@ public interface ISocketConnection
     /// <summary>Gets the sub-protocol negotiated in the handshake, or <see langword="null"/> when there is none.</summary>
     string? SubProtocol { get; }
 
+    /// <summary>Gets the user ID from <see cref="SocketRegistryOptions.UserIdProvider"/>, or <see langword="null"/> for an anonymous connection.</summary>
+    string? UserId { get; }
+
+    /// <summary>Gets the rooms the connection is in: a snapshot, in no particular order.</summary>
+    IReadOnlyCollection<string> Rooms { get; }
+
     /// <summary>Gets the per-connection session data.</summary>
     SocketSession Session { get; }
 
@@ -103,7 +109,20 @@ public interface ISocketConnection
     /// <returns>A task that completes when the event is queued, dropped or discarded.</returns>
     ValueTask EmitAsync(string eventName, CancellationToken cancellationToken = default);
 
-    /// <summary>Emits an event to every other connection of this connection's namespace. The data is serialized once.</summary>
+    /// <summary>
+    /// Joins a room: messages to the room reach this connection, on whichever server they are sent, and presence shows
+    /// it as a member. Joining a room twice is a no-op. The connection leaves all its rooms when it ends.
+    /// </summary>
+    /// <param name="room">The room: a non-empty name, compared ordinally.</param>
+    /// <returns>A task that completes when the membership is in effect here and handed to the backplane.</returns>
+    ValueTask JoinAsync(string room);
+
+    /// <summary>Leaves a room. Leaving a room it is not in is a no-op.</summary>
+    /// <param name="room">The room.</param>
+    /// <returns>A task that completes when the membership has ended here and the change is handed to the backplane.</returns>
+    ValueTask LeaveAsync(string room);
+
+    /// <summary>Emits an event to every other connection of this connection's namespace, on every server. The data is serialized once.</summary>
     /// <typeparam name="T">The data type.</typeparam>
     /// <param name="eventName">The event name.</param>
     /// <param name="data">The event data.</param>

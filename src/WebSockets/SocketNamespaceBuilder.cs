@@ -119,12 +119,29 @@ public sealed class SocketNamespaceBuilder
         return this;
     }
 
+    /// <summary>
+    /// Lets clients of this namespace join and leave rooms themselves, with the requests <c>$join</c> and
+    /// <c>$leave</c> (<c>{"room":"…"}</c>, see docs/protocol.md). Each join is first put to
+    /// <paramref name="authorize"/>; a refused join gets the error reply <c>forbidden</c>. Leaving is always allowed.
+    /// Without this call, those requests get <c>unknown_event</c>, and only server code changes rooms.
+    /// </summary>
+    /// <param name="authorize">Decides whether the connection may join the room.</param>
+    /// <returns>This builder.</returns>
+    public SocketNamespaceBuilder AllowClientRooms(Func<ISocketConnection, string, CancellationToken, ValueTask<bool>> authorize)
+    {
+        ArgumentNullException.ThrowIfNull(authorize);
+        RoomAuthorizer = authorize;
+        return this;
+    }
+
+    internal Func<ISocketConnection, string, CancellationToken, ValueTask<bool>>? RoomAuthorizer { get; private set; }
+
     internal static void ValidateEventName(string eventName)
     {
         ArgumentException.ThrowIfNullOrEmpty(eventName);
-        if (eventName == "error" || eventName.StartsWith("batch_", StringComparison.Ordinal))
+        if (eventName == "error" || eventName.StartsWith("batch_", StringComparison.Ordinal) || eventName.StartsWith('$'))
         {
-            throw new ArgumentException($"Event name '{eventName}' is reserved: 'error' and names starting with 'batch_' are sent by the server.", nameof(eventName));
+            throw new ArgumentException($"Event name '{eventName}' is reserved: 'error' and names starting with 'batch_' are sent by the server, and names starting with '$' are built in.", nameof(eventName));
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -46,6 +47,26 @@ public sealed class SocketRegistryOptions
     /// cryptographically random 22-character base64url ID (128 bits).
     /// </summary>
     public Func<HttpContext, string>? ConnectionIdGenerator { get; set; }
+
+    /// <summary>
+    /// Gets or sets the function that finds the user ID of a connection from its upgrade request, once, when the
+    /// connection is accepted. Connections with a user ID can be reached with <see cref="ISocketRegistry.Users"/> on any
+    /// server. The default, <see langword="null"/>, takes the value of the <see cref="ClaimTypes.NameIdentifier"/> claim
+    /// of the authenticated user, and no user ID for an anonymous request.
+    /// </summary>
+    public Func<HttpContext, string?>? UserIdProvider { get; set; }
+
+    /// <summary>
+    /// Gets the names of the session items that presence shows to others: each <see cref="SocketMember"/> carries those
+    /// the connection has, serialized as JSON. Items not named here never leave the server. The default is empty.
+    /// </summary>
+    public ISet<string> PublicSessionItems { get; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Gets or sets how long a cluster-wide presence query waits for the backplane before it answers with what it has,
+    /// marked incomplete. Must be positive. The default is 2 seconds.
+    /// </summary>
+    public TimeSpan ClusterQueryTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Gets or sets whether error replies to a client include exception messages. Turn on only in development.

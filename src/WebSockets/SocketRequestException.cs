@@ -2,7 +2,9 @@ namespace WebSockets;
 
 /// <summary>
 /// Thrown by <see cref="ISocketConnection.RequestAsync{TReply}"/> when the client answers with an error reply, its
-/// reply does not bind to the expected type, or the connection ends before it answers.
+/// reply does not bind to the expected type, or the connection ends before it answers. An event handler throws it to
+/// refuse a message on purpose: the client gets an error reply (or, for an event, an error notice) with its
+/// <see cref="Code"/> and message, and no error is logged.
 /// </summary>
 public sealed class SocketRequestException : Exception
 {

@@ -34,6 +34,7 @@ public static class SocketRegistryServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SocketRegistryMarkerService>();
         services.TryAddSingleton<SocketMetrics>();
+        services.TryAddSingleton<SocketBackplane>(static _ => new InMemorySocketBackplane());
         services.TryAddSingleton<SocketRegistry>();
         services.TryAddSingleton<ISocketRegistry>(static sp => sp.GetRequiredService<SocketRegistry>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SocketRegistryHostedService>());

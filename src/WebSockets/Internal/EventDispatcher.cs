@@ -177,6 +177,12 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             {
                 return; // the connection ended while the handler ran
             }
+            catch (SocketRequestException ex)
+            {
+                // The handler refused the message on purpose: the client gets its code and message.
+                await ReportAsync(connection, new SocketEventError(ex.Code, ex.Message, registration.Name, id), cancellationToken);
+                return;
+            }
             catch (Exception ex)
             {
                 Log.HandlerFailed(_logger, registration.Name, connection.Id, ex);

@@ -33,6 +33,30 @@ internal sealed partial class SocketRegistry
 
         [LoggerMessage(8, LogLevel.Warning, "The host's shutdown timeout expired with {Count} WebSocket connections still closing.", EventName = "DrainIncomplete")]
         public static partial void DrainIncomplete(ILogger logger, int count);
+
+        [LoggerMessage(9, LogLevel.Debug, "Connection {ConnectionId} joined room '{Room}'.", EventName = "RoomJoined")]
+        public static partial void RoomJoined(ILogger logger, string connectionId, string room);
+
+        [LoggerMessage(10, LogLevel.Debug, "Connection {ConnectionId} left room '{Room}'.", EventName = "RoomLeft")]
+        public static partial void RoomLeft(ILogger logger, string connectionId, string room);
+
+        [LoggerMessage(11, LogLevel.Warning, "Public session item '{Key}' of connection {ConnectionId} can't be serialized as JSON; presence leaves it out.", EventName = "PublicItemNotSerializable")]
+        public static partial void PublicItemNotSerializable(ILogger logger, string key, string connectionId, Exception exception);
+
+        [LoggerMessage(12, LogLevel.Warning, "The backplane failed to record the presence of connection {ConnectionId}.", EventName = "PresenceFailed")]
+        public static partial void PresenceFailed(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(13, LogLevel.Warning, "The backplane failed to publish a message; only this server's connections got it.", EventName = "PublishFailed")]
+        public static partial void PublishFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(14, LogLevel.Warning, "Dropped a {Length}-byte message from the backplane that this version can't read.", EventName = "BadClusterMessage")]
+        public static partial void BadClusterMessage(ILogger logger, int length);
+
+        [LoggerMessage(15, LogLevel.Warning, "A cluster query did not get every server's part in time; the answer is incomplete.", EventName = "QueryIncomplete")]
+        public static partial void QueryIncomplete(ILogger logger, Exception exception);
+
+        [LoggerMessage(16, LogLevel.Error, "Delivering a message from the backplane failed.", EventName = "DeliverFailed")]
+        public static partial void DeliverFailed(ILogger logger, Exception exception);
     }
 }
 

@@ -25,7 +25,14 @@ internal sealed class NamespaceState
         _disconnectedHooks = [.. builder.DisconnectedHooks];
         ErrorHooks = [.. builder.ErrorHooks];
         Batches = builder.Batches.ToFrozenDictionary(StringComparer.Ordinal);
-        _events = builder.Events
+        var events = new Dictionary<string, Delegate>(builder.Events, StringComparer.Ordinal);
+        if (builder.RoomAuthorizer is { } authorize)
+        {
+            events[ClientRooms.JoinEvent] = ClientRooms.Join(authorize);
+            events[ClientRooms.LeaveEvent] = ClientRooms.Leave;
+        }
+
+        _events = events
             .Select(e => new EventRegistration(e.Key, HandlerBinder.Bind(e.Value.Method, e.Value.Target, null, services, rawMessages: false, $"Event '{e.Key}' of namespace '{Name}'")))
             .ToFrozenDictionary(static e => e.Name, StringComparer.Ordinal);
         BinaryHandler = builder.BinaryHandler is { } binary

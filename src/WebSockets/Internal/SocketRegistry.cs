@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http;
@@ -27,8 +28,13 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         SocketMetrics metrics,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider,
+        SocketBackplane backplane,
         IServiceProvider services)
     {
+        _backplane = backplane;
+        _clustered = backplane is not InMemorySocketBackplane { IsConnected: false };
+        ServerId = NewServerId();
+        BackplaneContext = new RegistryBackplaneContext(this);
         Options = options.Value;
         _services = services;
         Metrics = metrics;
@@ -52,6 +58,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
 
         _namespaces = new ConcurrentDictionary<string, NamespaceState>(
             builders.Select(b => KeyValuePair.Create(b.Key, new NamespaceState(b.Value, services))), StringComparer.Ordinal);
+        _batchedEvents = builders.Values.SelectMany(static b => b.Batches.Keys).ToFrozenSet(StringComparer.Ordinal);
     }
 
     public SocketRegistryOptions Options { get; }
@@ -102,22 +109,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     }
 
     public ValueTask BroadcastAsync(SocketMessage message, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default)
-    {
-        List<Task>? pending = null;
-        if (@namespace is not null)
-        {
-            pending = new SocketAudience(this, _namespaces.GetValueOrDefault(@namespace), filter, except: null).QueueAll(message, pending, cancellationToken);
-        }
-        else
-        {
-            foreach (var ns in _namespaces.Values)
-            {
-                pending = new SocketAudience(this, ns, filter, except: null).QueueAll(message, pending, cancellationToken);
-            }
-        }
-
-        return pending is null ? default : new ValueTask(Task.WhenAll(pending));
-    }
+        => SendAsync(TargetOf(@namespace, filter), message, cancellationToken);
 
     public ValueTask BroadcastAsync(string text, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default)
         => BroadcastAsync(SocketMessage.Text(text), @namespace, filter, cancellationToken);
@@ -125,38 +117,80 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     public ValueTask BroadcastAsync<T>(T value, string? @namespace = null, Func<ISocketConnection, bool>? filter = null, CancellationToken cancellationToken = default)
         => BroadcastAsync(MessageFactory.Create(value, Options.JsonSerializerOptions), @namespace, filter, cancellationToken);
 
+    public ValueTask BroadcastLocalAsync(SocketMessage message, string? @namespace = null, CancellationToken cancellationToken = default)
+        => SendAsync(@namespace is null ? LocalAll : new AudienceTarget { Namespace = @namespace, LocalOnly = true }, message, cancellationToken);
+
+    public SocketAudience All => new(this, AudienceTarget.All);
+
     public SocketAudience Namespace(string @namespace)
     {
         ArgumentNullException.ThrowIfNull(@namespace);
-        return new SocketAudience(this, _namespaces.GetValueOrDefault(@namespace), filter: null, except: null);
+        return new SocketAudience(this, new AudienceTarget { Namespace = @namespace });
+    }
+
+    public SocketAudience Rooms(params string[] rooms)
+    {
+        ArgumentNullException.ThrowIfNull(rooms);
+        foreach (var room in rooms)
+        {
+            SocketConnection.ValidateRoom(room);
+        }
+
+        return new SocketAudience(this, new AudienceTarget { Rooms = [.. rooms] });
+    }
+
+    public SocketAudience Users(params string[] userIds)
+    {
+        ArgumentNullException.ThrowIfNull(userIds);
+        foreach (var user in userIds)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(user, nameof(userIds));
+        }
+
+        return new SocketAudience(this, new AudienceTarget { Users = [.. userIds] });
+    }
+
+    public SocketAudience Connections(params string[] connectionIds)
+    {
+        ArgumentNullException.ThrowIfNull(connectionIds);
+        foreach (var id in connectionIds)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(id, nameof(connectionIds));
+        }
+
+        return new SocketAudience(this, new AudienceTarget { ConnectionIds = [.. connectionIds] });
     }
 
     public ValueTask<bool> EmitAsync<T>(string connectionId, string eventName, T data, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(connectionId);
         if (!TryGetConnection(connectionId, out var connection))
         {
-            return new ValueTask<bool>(false);
+            var published = EmitAsync(new AudienceTarget { ConnectionIds = [connectionId] }, eventName, data, cancellationToken);
+            return published.IsCompletedSuccessfully ? new ValueTask<bool>(false) : AwaitSend(published, found: false);
         }
 
         var sending = connection.EmitAsync(eventName, data, cancellationToken);
-        return sending.IsCompletedSuccessfully ? new ValueTask<bool>(true) : AwaitSend(sending);
+        return sending.IsCompletedSuccessfully ? new ValueTask<bool>(true) : AwaitSend(sending, found: true);
     }
 
     public ValueTask<bool> SendAsync(string connectionId, SocketMessage message, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(connectionId);
         if (!TryGetConnection(connectionId, out var connection))
         {
-            return new ValueTask<bool>(false);
+            var published = SendAsync(new AudienceTarget { ConnectionIds = [connectionId] }, message, cancellationToken);
+            return published.IsCompletedSuccessfully ? new ValueTask<bool>(false) : AwaitSend(published, found: false);
         }
 
         var sending = connection.SendAsync(message, cancellationToken);
-        return sending.IsCompletedSuccessfully ? new ValueTask<bool>(true) : AwaitSend(sending);
+        return sending.IsCompletedSuccessfully ? new ValueTask<bool>(true) : AwaitSend(sending, found: true);
     }
 
-    private static async ValueTask<bool> AwaitSend(ValueTask sending)
+    private static async ValueTask<bool> AwaitSend(ValueTask sending, bool found)
     {
         await sending;
-        return true;
+        return found;
     }
 
     // ---- Connection lifecycle -------------------------------------------------------------------------------
@@ -188,6 +222,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
 
             connection.Start(socket);
             ns.Add(connection);
+            await RegisterAsync(connection);
             Interlocked.Increment(ref _count);
             Metrics.ConnectionOpened(ns.Name);
             Log.Connected(_logger, connection.Id, ns.Name, connection.SubProtocol);
@@ -213,6 +248,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
             // Leave the namespace only after the socket is done, so a hung connection stays visible. The ID stays
             // claimed until the disconnect hooks have run, so a reconnect with the same ID can't overlap them.
             ns.Remove(connection);
+            await UnregisterAsync(connection);
             Interlocked.Decrement(ref _count);
             var reason = connection.Reason;
             Metrics.ConnectionClosed(ns.Name, reason);

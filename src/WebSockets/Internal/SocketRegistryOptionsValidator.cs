@@ -23,6 +23,7 @@ internal sealed class SocketRegistryOptionsValidator : IValidateOptions<SocketRe
         RequirePositive(failures, nameof(SocketRegistryOptions.CloseTimeout), options.CloseTimeout);
         RequirePositive(failures, nameof(SocketRegistryOptions.DrainTimeout), options.DrainTimeout);
         RequirePositive(failures, nameof(SocketRegistryOptions.RequestTimeout), options.RequestTimeout);
+        RequirePositive(failures, nameof(SocketRegistryOptions.ClusterQueryTimeout), options.ClusterQueryTimeout);
         if (options.JsonSerializerOptions is null)
         {
             failures.Add($"{nameof(SocketRegistryOptions.JsonSerializerOptions)} must not be null.");

@@ -90,7 +90,10 @@ internal sealed partial class WebSocketEndpoint(SocketRegistry registry, Endpoin
         }
 
         var subProtocol = SelectSubProtocol(context.WebSockets.WebSocketRequestedProtocols);
-        var connection = new SocketConnection(id, context, subProtocol, registry, endpoint, endpoint.Namespace);
+        var connection = new SocketConnection(id, context, subProtocol, registry, endpoint, endpoint.Namespace)
+        {
+            UserId = registry.GetUserId(context),
+        };
         if (!registry.TryReserve(connection))
         {
             Log.DuplicateId(logger, id);

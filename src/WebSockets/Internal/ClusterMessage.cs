@@ -1,0 +1,265 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.WebSockets;
+using System.Text;
+
+namespace WebSockets.Internal;
+
+/// <summary>
+/// What one server publishes to the others through the backplane: an operation and the audience it applies to.
+/// A compact binary form: a version byte, the operation, a flags byte for the constraints present, then
+/// length-prefixed UTF-8 strings and payloads. The backplane carries it without looking inside.
+/// </summary>
+internal static class ClusterMessage
+{
+    public const byte Version = 1;
+
+    public enum Operation : byte
+    {
+        Send = 1,
+        Emit = 2,
+        Disconnect = 3,
+    }
+
+    [Flags]
+    private enum Parts : byte
+    {
+        None = 0,
+        Namespace = 1,
+        Rooms = 2,
+        Users = 4,
+        ConnectionIds = 8,
+        Except = 16,
+    }
+
+    /// <summary>A decoded message. Payloads are slices of the received buffer.</summary>
+    public readonly record struct Decoded(
+        Operation Operation,
+        AudienceTarget Target,
+        SocketMessage Message,
+        string? EventName,
+        ReadOnlyMemory<byte> BatchItem,
+        WebSocketCloseStatus CloseStatus,
+        string? CloseDescription);
+
+    public static byte[] Send(AudienceTarget target, SocketMessage message)
+    {
+        var writer = new ArrayBufferWriter<byte>(64 + message.Data.Length);
+        WriteHeader(writer, Operation.Send, target);
+        WriteByte(writer, (byte)message.MessageType);
+        WriteBytes(writer, message.Data.Span);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] Emit(AudienceTarget target, string eventName, SocketMessage frame, byte[]? batchItem)
+    {
+        var writer = new ArrayBufferWriter<byte>(96 + frame.Data.Length + (batchItem?.Length ?? 0));
+        WriteHeader(writer, Operation.Emit, target);
+        WriteString(writer, eventName);
+        WriteBytes(writer, frame.Data.Span);
+        WriteBytes(writer, batchItem);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] Disconnect(AudienceTarget target, WebSocketCloseStatus status, string? description)
+    {
+        var writer = new ArrayBufferWriter<byte>(64);
+        WriteHeader(writer, Operation.Disconnect, target);
+        var span = writer.GetSpan(2);
+        BinaryPrimitives.WriteUInt16BigEndian(span, (ushort)status);
+        writer.Advance(2);
+        WriteString(writer, description ?? string.Empty);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Reads a message; false when it is not one this version understands or is cut short.</summary>
+    public static bool TryDecode(ReadOnlyMemory<byte> buffer, out Decoded decoded)
+    {
+        decoded = default;
+        var reader = new Reader(buffer);
+        try
+        {
+            if (reader.ReadByte() != Version)
+            {
+                return false;
+            }
+
+            var operation = (Operation)reader.ReadByte();
+            var parts = (Parts)reader.ReadByte();
+            var target = new AudienceTarget
+            {
+                Namespace = parts.HasFlag(Parts.Namespace) ? reader.ReadString() : null,
+                Rooms = parts.HasFlag(Parts.Rooms) ? reader.ReadStrings() : null,
+                Users = parts.HasFlag(Parts.Users) ? reader.ReadStrings() : null,
+                ConnectionIds = parts.HasFlag(Parts.ConnectionIds) ? reader.ReadStrings() : null,
+                Except = parts.HasFlag(Parts.Except) ? reader.ReadStrings() : null,
+                LocalOnly = true,
+            };
+
+            switch (operation)
+            {
+                case Operation.Send:
+                    var type = (WebSocketMessageType)reader.ReadByte();
+                    if (type is not (WebSocketMessageType.Text or WebSocketMessageType.Binary))
+                    {
+                        return false;
+                    }
+
+                    decoded = new Decoded(operation, target, new SocketMessage(type, reader.ReadBytes()), null, default, default, null);
+                    break;
+                case Operation.Emit:
+                    var eventName = reader.ReadString();
+                    var frame = reader.ReadBytes();
+                    var item = reader.ReadBytes();
+                    decoded = new Decoded(operation, target, new SocketMessage(WebSocketMessageType.Text, frame), eventName, item, default, null);
+                    break;
+                case Operation.Disconnect:
+                    var status = (WebSocketCloseStatus)reader.ReadUInt16();
+                    var description = reader.ReadString();
+                    decoded = new Decoded(operation, target, default, null, default, status, description.Length == 0 ? null : description);
+                    break;
+                default:
+                    return false;
+            }
+
+            return reader.AtEnd;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
+    private static void WriteHeader(ArrayBufferWriter<byte> writer, Operation operation, AudienceTarget target)
+    {
+        var parts = Parts.None;
+        parts |= target.Namespace is null ? Parts.None : Parts.Namespace;
+        parts |= target.Rooms is null ? Parts.None : Parts.Rooms;
+        parts |= target.Users is null ? Parts.None : Parts.Users;
+        parts |= target.ConnectionIds is null ? Parts.None : Parts.ConnectionIds;
+        parts |= target.Except is null ? Parts.None : Parts.Except;
+        WriteByte(writer, Version);
+        WriteByte(writer, (byte)operation);
+        WriteByte(writer, (byte)parts);
+        if (target.Namespace is { } ns)
+        {
+            WriteString(writer, ns);
+        }
+
+        WriteStrings(writer, target.Rooms);
+        WriteStrings(writer, target.Users);
+        WriteStrings(writer, target.ConnectionIds);
+        WriteStrings(writer, target.Except);
+    }
+
+    private static void WriteByte(ArrayBufferWriter<byte> writer, byte value)
+    {
+        writer.GetSpan(1)[0] = value;
+        writer.Advance(1);
+    }
+
+    private static void WriteLength(ArrayBufferWriter<byte> writer, int length)
+    {
+        var span = writer.GetSpan(4);
+        BinaryPrimitives.WriteInt32BigEndian(span, length);
+        writer.Advance(4);
+    }
+
+    private static void WriteBytes(ArrayBufferWriter<byte> writer, ReadOnlySpan<byte> bytes)
+    {
+        WriteLength(writer, bytes.Length);
+        writer.Write(bytes);
+    }
+
+    private static void WriteString(ArrayBufferWriter<byte> writer, string value)
+    {
+        var length = Encoding.UTF8.GetByteCount(value);
+        WriteLength(writer, length);
+        Encoding.UTF8.GetBytes(value, writer.GetSpan(length));
+        writer.Advance(length);
+    }
+
+    private static void WriteStrings(ArrayBufferWriter<byte> writer, string[]? values)
+    {
+        if (values is null)
+        {
+            return;
+        }
+
+        WriteLength(writer, values.Length);
+        foreach (var value in values)
+        {
+            WriteString(writer, value);
+        }
+    }
+
+    private struct Reader(ReadOnlyMemory<byte> buffer)
+    {
+        private int _position;
+
+        public readonly bool AtEnd => _position == buffer.Length;
+
+        public byte ReadByte()
+        {
+            Require(1);
+            return buffer.Span[_position++];
+        }
+
+        public ushort ReadUInt16()
+        {
+            Require(2);
+            var value = BinaryPrimitives.ReadUInt16BigEndian(buffer.Span[_position..]);
+            _position += 2;
+            return value;
+        }
+
+        public ReadOnlyMemory<byte> ReadBytes()
+        {
+            var length = ReadLength();
+            Require(length);
+            var slice = buffer.Slice(_position, length);
+            _position += length;
+            return slice;
+        }
+
+        public string ReadString() => Encoding.UTF8.GetString(ReadBytes().Span);
+
+        public string[] ReadStrings()
+        {
+            var count = ReadLength();
+            if (count > buffer.Length - _position)
+            {
+                throw new FormatException("Too many strings.");
+            }
+
+            var values = new string[count];
+            for (var i = 0; i < count; i++)
+            {
+                values[i] = ReadString();
+            }
+
+            return values;
+        }
+
+        private int ReadLength()
+        {
+            Require(4);
+            var length = BinaryPrimitives.ReadInt32BigEndian(buffer.Span[_position..]);
+            _position += 4;
+            if (length < 0)
+            {
+                throw new FormatException("Negative length.");
+            }
+
+            return length;
+        }
+
+        private readonly void Require(int count)
+        {
+            if (count > buffer.Length - _position)
+            {
+                throw new FormatException("The message is cut short.");
+            }
+        }
+    }
+}
