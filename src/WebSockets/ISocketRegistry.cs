@@ -8,21 +8,21 @@ namespace WebSockets;
 /// </summary>
 public interface ISocketRegistry
 {
-    /// <summary>Gets the number of live connections across all namespaces.</summary>
+    /// <summary>Gets the number of live connections on this server, across all namespaces. For the cluster, see <see cref="GetCountsAsync"/>.</summary>
     int Count { get; }
 
-    /// <summary>Gets the number of live connections in a namespace.</summary>
+    /// <summary>Gets the number of live connections on this server in a namespace.</summary>
     /// <param name="namespace">The namespace name.</param>
     /// <returns>The count, or 0 for a namespace with no connections or that does not exist.</returns>
     int GetCount(string @namespace);
 
-    /// <summary>Looks up a live connection by its ID.</summary>
+    /// <summary>Looks up a live connection of this server by its ID.</summary>
     /// <param name="connectionId">The connection ID.</param>
     /// <param name="connection">The connection, when found.</param>
     /// <returns><see langword="true"/> when a live connection has that ID.</returns>
     bool TryGetConnection(string connectionId, [NotNullWhen(true)] out ISocketConnection? connection);
 
-    /// <summary>Enumerates the live connections, of one namespace or of all.</summary>
+    /// <summary>Enumerates the live connections of this server, of one namespace or of all.</summary>
     /// <param name="namespace">The namespace, or <see langword="null"/> for every namespace.</param>
     /// <returns>The connections live at the time each is reached; the enumeration does not lock the registry.</returns>
     IEnumerable<ISocketConnection> GetConnections(string? @namespace = null);

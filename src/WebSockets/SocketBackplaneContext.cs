@@ -10,7 +10,10 @@ public abstract class SocketBackplaneContext
     /// Delivers a message that another server published to this server's connections. Never throws for a bad or unknown
     /// message: it is logged and dropped.
     /// </summary>
-    /// <param name="message">The message exactly as it was passed to <see cref="SocketBackplane.PublishAsync"/>.</param>
+    /// <param name="message">
+    /// The message exactly as it was passed to <see cref="SocketBackplane.PublishAsync"/>. Its memory may be kept and
+    /// sent after the call returns: do not reuse or return it to a pool.
+    /// </param>
     /// <returns>A task that completes when the message is queued to every local target.</returns>
     public abstract ValueTask DeliverAsync(ReadOnlyMemory<byte> message);
 
