@@ -36,6 +36,8 @@ public class BroadcastBenchmarks
         {
             var connection = _fixture.CreateConnection();
             _fixture.Namespace.Add(connection);
+            connection.IsRegistered = true;
+            _fixture.Registry.JoinAsync(connection, "lobby").AsTask().GetAwaiter().GetResult();
             _queues[i] = Fixture.QueueReader(connection);
         }
 
@@ -59,6 +61,7 @@ public class BroadcastBenchmarks
             {
                 SendToNamespace().GetAwaiter().GetResult();
                 EmitToNamespace().GetAwaiter().GetResult();
+                EmitToRoom().GetAwaiter().GetResult();
             }
 
             Drain();
@@ -78,6 +81,10 @@ public class BroadcastBenchmarks
     /// <summary>An event to the whole namespace: serialized once, then queued to every recipient.</summary>
     [Benchmark]
     public async Task EmitToNamespace() => await _fixture.Registry.Namespace("chat").EmitAsync("tick", _tick);
+
+    /// <summary>An event to a room that every connection joined: the same path as a namespace, through the room index.</summary>
+    [Benchmark]
+    public async Task EmitToRoom() => await _fixture.Registry.Rooms("lobby").EmitAsync("tick", _tick);
 
     private int Drain()
     {
