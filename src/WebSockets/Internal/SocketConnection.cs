@@ -9,8 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace WebSockets.Internal;
 
 /// <summary>
-/// One connection: a read pump and a write pump bridged by a bounded queue. Only the write pump touches the
-/// WebSocket for sending, so any number of threads can send at once.
+/// One connection: a read pump and a write pump bridged by a bounded queue. Only the holder of the writer lease touches
+/// the WebSocket for sending, so any number of threads can send at once. The write pump holds the lease, except while it
+/// waits on an empty queue: then a reply made on the read pump may take it and be sent inline.
 /// </summary>
 internal sealed partial class SocketConnection : ISocketConnection
 {
@@ -18,6 +19,17 @@ internal sealed partial class SocketConnection : ISocketConnection
     private const int StateClosing = 1;
     private const int StateClosed = 2;
     private const int NoReason = -1;
+
+    // Who may write to the socket right now (the writer lease). The write pump holds it except while it waits on an
+    // empty queue; then a handler of this connection, replying on the read pump, may take it and send inline.
+    private const int WriterNone = 0;
+    private const int WriterPump = 1;
+    private const int WriterInline = 2;
+    private const int WriterInlineAwaited = 3; // inline, and the write pump waits to take the lease over
+
+    /// <summary>The connection whose read pump is dispatching a message on this thread, if any.</summary>
+    [ThreadStatic]
+    private static SocketConnection? s_dispatching;
 
     private readonly SocketRegistry _registry;
     private readonly EndpointRuntime _endpoint;
@@ -34,7 +46,10 @@ internal sealed partial class SocketConnection : ISocketConnection
     private ITimer? _idleTimer;
     private int _state = StateOpen;
     private int _reason = NoReason;
+    private int _writer = WriterPump;
+    private TaskCompletionSource? _writerWaiter;
     private volatile bool _discardQueue;
+    private volatile bool _writeFailed;
     private WebSocketCloseStatus _serverCloseStatus = WebSocketCloseStatus.NormalClosure;
     private string? _serverCloseDescription;
     private TimeSpan _closeTimeout;
@@ -118,6 +133,11 @@ internal sealed partial class SocketConnection : ISocketConnection
             return default;
         }
 
+        if (s_dispatching == this && TrySendInline(message))
+        {
+            return default;
+        }
+
         if (_queue.Writer.TryWrite(message))
         {
             return default;
@@ -175,6 +195,127 @@ internal sealed partial class SocketConnection : ISocketConnection
         catch (ChannelClosedException)
         {
             // Closed while waiting: like any send to a closing connection, the message is discarded.
+        }
+    }
+
+    /// <summary>
+    /// Sends a reply on the read pump's thread when the write pump waits on an empty queue, which saves waking the
+    /// pump on the thread pool for every reply. The writer lease keeps one writer at a time, and an empty queue keeps
+    /// the order: nothing queued earlier is still unsent. False when the message must be queued instead.
+    /// </summary>
+    private bool TrySendInline(SocketMessage message)
+    {
+        if (Interlocked.CompareExchange(ref _writer, WriterInline, WriterNone) != WriterNone)
+        {
+            return false;
+        }
+
+        if (_queue.Reader.Count != 0 || Volatile.Read(ref _state) != StateOpen)
+        {
+            ReleaseInlineWriter();
+            return false;
+        }
+
+        ValueTask sending;
+        try
+        {
+            sending = _socket!.SendAsync(message.Data, message.MessageType, WebSocketMessageFlags.EndOfMessage, _closedCts.Token);
+        }
+        catch (Exception ex)
+        {
+            OnInlineSendFailed(ex);
+            return true;
+        }
+
+        if (!sending.IsCompleted)
+        {
+            // The socket pushes back: let the send finish in the background, as the write pump would have.
+            _ = CompleteInlineSendAsync(sending);
+            return true;
+        }
+
+        try
+        {
+            sending.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            OnInlineSendFailed(ex);
+            return true;
+        }
+
+        ReleaseInlineWriter();
+        return true;
+    }
+
+    private async Task CompleteInlineSendAsync(ValueTask sending)
+    {
+        try
+        {
+            await sending;
+        }
+        catch (Exception ex)
+        {
+            OnInlineSendFailed(ex);
+            return;
+        }
+
+        ReleaseInlineWriter();
+    }
+
+    /// <summary>Ends an inline send: frees the lease, or hands it to the write pump when it waits for it.</summary>
+    private void ReleaseInlineWriter()
+    {
+        if (Interlocked.CompareExchange(ref _writer, WriterNone, WriterInline) != WriterInline)
+        {
+            Volatile.Write(ref _writer, WriterPump);
+            Volatile.Read(ref _writerWaiter)!.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// A failed inline send ends the connection as a failed write pump does: the pump discards what is queued and
+    /// sends nothing more, not even a close frame.
+    /// </summary>
+    private void OnInlineSendFailed(Exception ex)
+    {
+        if (ex is not OperationCanceledException)
+        {
+            TrySetReason(DisconnectReason.ConnectionLost);
+            if (IsTransportFailure(ex))
+            {
+                Log.SendFailed(_logger, Id, ex);
+            }
+            else
+            {
+                Log.WritePumpFailed(_logger, Id, ex);
+            }
+        }
+
+        _writeFailed = true;
+        _discardQueue = true;
+        RequestClose(WebSocketCloseStatus.NormalClosure, null, DisconnectReason.ConnectionLost, drain: true);
+        ReleaseInlineWriter();
+    }
+
+    /// <summary>Takes the writer lease for the write pump, waiting for an inline send to finish if one runs.</summary>
+    private ValueTask AcquirePumpWriterAsync()
+    {
+        while (true)
+        {
+            if (Interlocked.CompareExchange(ref _writer, WriterPump, WriterNone) == WriterNone)
+            {
+                return default;
+            }
+
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _writerWaiter, waiter);
+            if (Interlocked.CompareExchange(ref _writer, WriterInlineAwaited, WriterInline) == WriterInline)
+            {
+                return new ValueTask(waiter.Task);
+            }
+
+            // The inline send ended in between: the lease is free again.
         }
     }
 
@@ -339,9 +480,10 @@ internal sealed partial class SocketConnection : ISocketConnection
         var token = _closedCts.Token;
         try
         {
-            // No token here: with a cancelable one the channel allocates a waiter on every idle wake-up. A close or an
-            // abort completes the queue, which ends this wait.
-            while (await reader.WaitToReadAsync())
+            // The pump holds the writer lease (it starts with it) while it sends, and lends it out only while it
+            // waits on an empty queue. No token here: with a cancelable one the channel allocates a waiter on every
+            // idle wake-up. A close or an abort completes the queue, which ends this wait.
+            while (true)
             {
                 while (reader.TryRead(out var message))
                 {
@@ -352,6 +494,21 @@ internal sealed partial class SocketConnection : ISocketConnection
 
                     await socket.SendAsync(message.Data, message.MessageType, WebSocketMessageFlags.EndOfMessage, token);
                 }
+
+                Volatile.Write(ref _writer, WriterNone);
+                var more = await reader.WaitToReadAsync();
+                await AcquirePumpWriterAsync();
+                if (!more)
+                {
+                    break;
+                }
+            }
+
+            // The lease is kept from here on: nothing is sent inline any more. A failed inline send leaves nothing
+            // to do: the socket is broken.
+            if (_writeFailed)
+            {
+                return;
             }
 
             // The queue is complete. Unless it is being discarded, send what batches still hold: a clean close
@@ -452,7 +609,22 @@ internal sealed partial class SocketConnection : ISocketConnection
                     }
 
                     Volatile.Write(ref _lastReceivedTimestamp, _timeProvider.GetTimestamp());
-                    await dispatcher.HandleAsync(this, new SocketMessage(head.MessageType, buffer.AsMemory(0, count)), token);
+
+                    // While the handler runs synchronously on this thread, its replies to this connection may be sent
+                    // inline (see TrySendInline).
+                    ValueTask handling;
+                    var previous = s_dispatching;
+                    s_dispatching = this;
+                    try
+                    {
+                        handling = dispatcher.HandleAsync(this, new SocketMessage(head.MessageType, buffer.AsMemory(0, count)), token);
+                    }
+                    finally
+                    {
+                        s_dispatching = previous;
+                    }
+
+                    await handling;
                 }
                 finally
                 {
