@@ -48,6 +48,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     private TaskCompletionSource? _connected;
     private Task? _dispatchTask;
     private Task? _stopTask;
+    private int _disposed;
 
     /// <summary>Creates a client. It does not connect until <see cref="StartAsync"/> or <see cref="StartOrFailAsync"/>.</summary>
     /// <param name="uri">The server's WebSocket URI (<c>ws://</c> or <c>wss://</c>).</param>
@@ -128,9 +129,14 @@ public sealed partial class SocketClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the client (see <see cref="StopAsync"/>) and waits for its running handler, if any, to end.</summary>
+    /// <summary>Stops the client (see <see cref="StopAsync"/>) and waits for its running handler, if any, to end. Calling it again does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await StopAsync().ConfigureAwait(false);
         _inbound.Writer.TryComplete();
         await _disposeCts.CancelAsync().ConfigureAwait(false);
