@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace WebSockets.Client.Internal;
 
 /// <summary>Creates each named service's client on first use and owns it until the container is disposed.</summary>
-internal sealed class WebSocketServices : IWebSocketServices, IAsyncDisposable
+internal sealed class WebSocketServices : IWebSocketServices, IAsyncDisposable, IDisposable
 {
     private readonly Dictionary<string, WebSocketServiceRegistration> _registrations;
     private readonly ConcurrentDictionary<string, Lazy<SocketClient>> _clients = new(StringComparer.Ordinal);
@@ -61,6 +61,13 @@ internal sealed class WebSocketServices : IWebSocketServices, IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// For containers disposed synchronously (a console app's <c>using var provider</c>). It blocks, because a client
+    /// can only close asynchronously; each close is bounded by the client's <see cref="SocketClientOptions.CloseTimeout"/>.
+    /// Hosts dispose asynchronously and don't get here.
+    /// </summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private SocketClient Create(WebSocketServiceRegistration registration)
     {
