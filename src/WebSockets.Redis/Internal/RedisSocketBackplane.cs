@@ -247,8 +247,12 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
         else
         {
             publishing.ContinueWith(
-                static (task, state) => ((RedisSocketBackplane)state!).ObservePublish(task, 0),
-                this,
+                static (task, state) =>
+                {
+                    var (self, length) = ((RedisSocketBackplane, int))state!;
+                    self.ObservePublish(task, length);
+                },
+                (this, payload.Length),
                 CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously,
                 TaskScheduler.Default);
