@@ -4,6 +4,8 @@
 //   /ws/events     the event protocol: the request "echo" replies with its data;
 //   GET /broadcast?n=K&size=B  K registry broadcasts of one B-byte text message to "broadcast";
 //   GET /pid       the process ID.
+// With --redis host:port, the registry joins a cluster over the Redis backplane (benchmarks/cluster): broadcasts
+// then reach the subscribers of every server, and GET /broadcast reports this server's recipients.
 using System.Diagnostics;
 using System.Text.Json;
 using WebSockets;
@@ -13,7 +15,7 @@ builder.Logging.SetMinimumLevel(LogLevel.Warning);
 
 // Wait: a broadcast slows to the pace of the slowest subscriber instead of dropping or closing it,
 // which is what the hand-written anchor (one awaited send per subscriber) does too.
-builder.Services.AddSocketRegistry(o =>
+var registryBuilder = builder.Services.AddSocketRegistry(o =>
     {
         o.SendQueueFullMode = SendQueueFullMode.Wait;
         o.SendQueueCapacity = 1024;
@@ -21,6 +23,10 @@ builder.Services.AddSocketRegistry(o =>
     .AddNamespace("broadcast", _ => { })
     .AddNamespace("events", ns => ns
         .On("echo", (JsonElement data) => data));
+if (builder.Configuration["redis"] is { Length: > 0 } redis)
+{
+    registryBuilder.AddRedisBackplane(redis, o => o.ChannelPrefix = "bench");
+}
 
 var app = builder.Build();
 
