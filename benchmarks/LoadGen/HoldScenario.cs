@@ -11,7 +11,7 @@ namespace LoadGen;
 /// Lines on stdout, for the runner:
 ///   READY &lt;connected&gt;
 ///   RECEIVED &lt;connections that have round M&gt; round=M alive=A        (at most once per second, when it changed)
-///   ALL_RECEIVED &lt;ms from the first receipt of round M to the last&gt; round=M connections=C
+///   ALL_RECEIVED &lt;ms from the first receipt of round M to the last&gt; round=M connections=C at_us=&lt;Unix µs of the last&gt;
 ///   DONE connected=… failed=… alive=… rounds_complete=… messages=…
 /// </summary>
 public static class HoldScenario
@@ -207,7 +207,9 @@ public sealed class HoldSink(int maxRounds) : DeliverySink
         _allMs[m] = ms;
         Volatile.Write(ref _reported[m], 1);
         Interlocked.Increment(ref _complete);
-        Console.WriteLine($"ALL_RECEIVED {ms:0.0} round={m} connections={count}");
+        // at_us: the wall-clock time of the last receipt (Unix microseconds), for runners that time across processes.
+        var atMicros = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10;
+        Console.WriteLine($"ALL_RECEIVED {ms:0.0} round={m} connections={count} at_us={atMicros}");
     }
 
     private static void InterlockedMax(ref int location, int value)

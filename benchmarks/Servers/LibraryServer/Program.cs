@@ -50,6 +50,7 @@ app.MapGet("/broadcast", async (ISocketRegistry registry, int n = 0, int size = 
 
     var recipients = registry.GetCount("broadcast");
     var message = SocketMessage.Text(new string('x', size));
+    var startedAtUs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10;
     var stopwatch = Stopwatch.StartNew();
     for (var i = 0; i < n; i++)
     {
@@ -57,15 +58,15 @@ app.MapGet("/broadcast", async (ISocketRegistry registry, int n = 0, int size = 
     }
 
     stopwatch.Stop();
-    return Results.Ok(new BroadcastResult(recipients, n, size, stopwatch.Elapsed.TotalMilliseconds));
+    return Results.Ok(new BroadcastResult(recipients, n, size, stopwatch.Elapsed.TotalMilliseconds, startedAtUs));
 });
 
 app.MapGet("/pid", () => Environment.ProcessId);
 
 app.Run();
 
-/// <summary>The reply of <c>GET /broadcast</c>.</summary>
-internal sealed record BroadcastResult(int Recipients, int Messages, int Size, double ElapsedMs)
+/// <summary>The reply of <c>GET /broadcast</c>; <c>StartedAtUs</c> (Unix µs) lets benchmarks/cluster time delivery across processes.</summary>
+internal sealed record BroadcastResult(int Recipients, int Messages, int Size, double ElapsedMs, long StartedAtUs)
 {
     public const int MaxSize = 16 << 20;
 }
