@@ -363,8 +363,40 @@ internal sealed partial class SocketRegistry
         return pending;
     }
 
-    /// <summary>Runs what another server published on this server's connections.</summary>
+    /// <summary>
+    /// Runs what another server published on this server's connections. Returns once the message is queued to every
+    /// connection that has room: a send that waits for room (<see cref="SendQueueFullMode.Wait"/>) finishes on its
+    /// own, so that one slow connection never holds back the backplane's later messages for every other connection.
+    /// The connection's own order still holds, as its queue admits waiting sends first.
+    /// </summary>
     internal ValueTask DeliverAsync(ReadOnlyMemory<byte> buffer)
+    {
+        var delivering = DeliverCoreAsync(buffer);
+        if (!delivering.IsCompleted)
+        {
+            _ = ObserveAsync(delivering, _logger);
+        }
+        else
+        {
+            delivering.GetAwaiter().GetResult();
+        }
+
+        return default;
+
+        static async Task ObserveAsync(ValueTask waiting, ILogger logger)
+        {
+            try
+            {
+                await waiting;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.DeliverFailed(logger, ex);
+            }
+        }
+    }
+
+    private ValueTask DeliverCoreAsync(ReadOnlyMemory<byte> buffer)
     {
         if (!ClusterMessage.TryDecode(buffer, out var message))
         {

@@ -19,7 +19,7 @@ public abstract class BackplaneContractTests
     protected abstract void AddBackplane(ISocketRegistryBuilder builder, string cluster);
 
     /// <summary>Starts a server whose connections take their ID from <c>?id=</c>, their user from <c>?user=</c> and a public "name" session item from <c>?name=</c>.</summary>
-    private protected async Task<TestHost> StartServerAsync(string cluster)
+    private protected async Task<TestHost> StartServerAsync(string cluster, Action<SocketRegistryOptions>? configure = null)
         => await TestHost.StartAsync(
             services =>
             {
@@ -28,6 +28,7 @@ public abstract class BackplaneContractTests
                     o.ConnectionIdGenerator = c => c.Request.Query["id"].ToString();
                     o.UserIdProvider = c => c.Request.Query["user"] is { Count: > 0 } user ? user.ToString() : null;
                     o.PublicSessionItems.Add("name");
+                    configure?.Invoke(o);
                 });
                 builder.AddNamespace(Chat, ns => ns
                     .OnConnected((c, _) =>
@@ -298,6 +299,41 @@ public abstract class BackplaneContractTests
         var counts = await Eventually.Until(() => one.Registry.GetCountsAsync(), r => r.Value.Connections == 1, "the stopped server's connections are gone");
         Assert.Equal(1, counts.Value.Rooms["lobby"]);
         Assert.Empty((await one.Registry.GetRoomsAsync("b").DefaultTimeout()).Value);
+    }
+
+    [Fact]
+    public async Task SlowConnectionThatMakesSendsWait_DoesNotHoldBackOthersOnItsServer()
+    {
+        // Wait mode and a tiny queue: once the slow client's socket buffers and queue are full, every further message
+        // to it waits. Messages from the other server must still reach the fast client on the same server, in order.
+        var cluster = NewCluster();
+        Action<SocketRegistryOptions> waitMode = o =>
+        {
+            o.SendQueueFullMode = SendQueueFullMode.Wait;
+            o.SendQueueCapacity = 4;
+        };
+        await using var one = await StartServerAsync(cluster, waitMode);
+        await using var two = await StartServerAsync(cluster, waitMode);
+        using var slow = await ConnectAsync(two, "slow");
+        using var fast = await ConnectAsync(two, "fast");
+        await JoinAsync(slow, "feed");
+        await JoinAsync(fast, "feed");
+
+        const int count = 200;
+        var payload = new string('x', 64 * 1024);
+        var receiving = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                Assert.Equal(i, (await fast.NextEventAsync("chunk")).GetProperty("i").GetInt32());
+            }
+        });
+        for (var i = 0; i < count; i++)
+        {
+            await one.Registry.Rooms("feed").EmitAsync("chunk", new { i, payload }).DefaultTimeout();
+        }
+
+        await receiving.DefaultTimeout();
     }
 
     [Fact]
