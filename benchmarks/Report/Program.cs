@@ -52,6 +52,7 @@ internal sealed class ReportWriter(List<JsonElement> runs, string tag)
 
         IdleSection(md, checks);
         ScaleSection(md, checks);
+        ClusterSection(md, checks);
 
         md.AppendLine("## Targets");
         md.AppendLine();
@@ -208,6 +209,37 @@ internal sealed class ReportWriter(List<JsonElement> runs, string tag)
         md.AppendLine();
         var held = scale.Max(r => Num(r, "connections_held"));
         checks.Add($"| scale: ≥ 19 000 connections in one process | {held:0} | {(held >= 19000 ? "yes" : "**no**")} |");
+    }
+
+    private void ClusterSection(StringBuilder md, List<string> checks)
+    {
+        var cluster = runs.Where(r => Str(r, "scenario") == "cluster").ToList();
+        if (cluster.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine("## Scale: a cluster over Redis");
+        md.AppendLine();
+        md.AppendLine("Library servers sharing one redis-server through the Redis backplane, one hold load generator per server "
+            + "(`benchmarks/cluster`). One broadcast is sent through server 1: its own subscribers get it directly, every other "
+            + "server's through Redis. Time runs from the broadcast's start on server 1 to the last receipt in any generator; "
+            + "the median of the timed broadcasts is shown, with all of them.");
+        md.AppendLine();
+        md.AppendLine("| servers | connections held | servers' RSS MiB | redis RSS MiB | one broadcast reaches all (ms, median) | each broadcast (ms) |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- |");
+        foreach (var r in cluster)
+        {
+            var each = r.TryGetProperty("broadcast_ms_all", out var all) ? string.Join(", ", all.EnumerateArray().Select(static e => e.GetDouble().ToString("0", s_inv))) : "";
+            md.AppendLine($"| {Num(r, "servers"):0} | {Num(r, "connections_held"):0} | {Num(r, "servers_rss_kib") / 1024:0} | {Num(r, "redis_rss_kib") / 1024:0} | {Num(r, "broadcast_all_received_ms"):0} | {each} |");
+        }
+
+        md.AppendLine();
+        var best = cluster.MaxBy(r => Num(r, "connections_held"))!;
+        var held = Num(best, "connections_held");
+        var ms = Num(best, "broadcast_all_received_ms");
+        checks.Add($"| cluster: ≥ 100 000 connections over 6 servers | {held:0} | {(held >= 100_000 ? "yes" : "**no**")} |");
+        checks.Add($"| cluster: one broadcast reaches all in < 1 s | {ms:0} ms | {(ms < 1000 ? "yes" : "**no**")} |");
     }
 
     private static string Check(string what, double ratio, double bound, bool atLeast)
