@@ -23,7 +23,7 @@ import type {
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting";
 
 /** Why a message left the outbox without being sent. */
-export type DropReason = "expired" | "closed";
+export type DropReason = "expired" | "stopped";
 
 /** A message dropped from the outbox, as reported by the `dropped` lifecycle event. */
 export interface DroppedMessage {
@@ -31,7 +31,7 @@ export interface DroppedMessage {
   readonly event: string;
   /** Whether it was a request (its promise is rejected too). */
   readonly request: boolean;
-  /** `expired`: it outlived its time to live; `closed`: the client was closed or gave up reconnecting. */
+  /** `expired`: it outlived its time to live; `stopped`: `close()` discarded it. */
   readonly reason: DropReason;
   /** How long it waited in the outbox, in ms. */
   readonly age: number;
@@ -45,8 +45,11 @@ export interface LifecycleEvents {
   connected: { readonly attempt: number };
   /** The connection was lost or an attempt failed; attempt `attempt` starts after `delay` ms. */
   reconnecting: { readonly attempt: number; readonly delay: number; readonly reason: string; readonly code: number | undefined };
-  /** The client stopped: `close()` was called, reconnection is off, or it gave up after `maxRetries` attempts. */
-  disconnected: { readonly reason: string; readonly code: number | undefined };
+  /**
+   * An open connection ended (`willReconnect` tells whether `reconnecting` follows), or the client stopped:
+   * `close()` was called, or it gave up after `maxRetries` retries. `code` is the close code, when there was one.
+   */
+  disconnected: { readonly reason: string; readonly code: number | undefined; readonly willReconnect: boolean };
   /** A message left the outbox unsent; {@link SocketClient.droppedCount} counts them. */
   dropped: DroppedMessage;
   /** A listener or handler threw, or the server sent something that is not a protocol message. */
@@ -68,19 +71,19 @@ export interface SocketClientOptions {
   reconnect?: boolean | undefined;
   /** Consecutive failed attempts after which the client gives up. Default: `Infinity`. */
   maxRetries?: number | undefined;
-  /** The delay before the first retry. Default: 1000. */
-  baseRetryDelay?: number | undefined;
+  /** The base of the backoff: the delay before the first retry. Default: 1000. */
+  retryInterval?: number | undefined;
   /** The longest delay between attempts. Default: 30000. */
   maxRetryDelay?: number | undefined;
-  /** The share of each delay taken off at random, 0 to 1. Default: 0.5. */
+  /** The share of each delay taken off at random, 0 to 1. Default: 0.2. */
   retryJitter?: number | undefined;
-  /** How long an attempt may take to open before it counts as failed. Default: 10000. */
+  /** How long an attempt (token and handshake) may take before it counts as failed. Default: 10000. */
   connectTimeout?: number | undefined;
   /** How long `request()` waits for a reply, counted from the call. Default: 30000. */
   requestTimeout?: number | undefined;
-  /** How many messages the outbox holds while (re)connecting; `0` disables buffering. Default: 100. */
+  /** How many messages the outbox holds while not connected; `0` disables buffering. Default: 1000. */
   outboxCapacity?: number | undefined;
-  /** How long a message may wait in the outbox before it is dropped; `Infinity` keeps it. Default: 30000. */
+  /** How long a message may wait in the outbox before it is dropped. Default: `Infinity` (kept until sent or `close()`). */
   messageTtl?: number | undefined;
   /** Time source for every timer of the client. Default: the real clock. */
   clock?: Clock | undefined;
@@ -105,7 +108,7 @@ interface ResolvedOptions {
   readonly accessTokenFactory: SocketClientOptions["accessTokenFactory"];
   readonly reconnect: boolean;
   readonly maxRetries: number;
-  readonly baseRetryDelay: number;
+  readonly retryInterval: number;
   readonly maxRetryDelay: number;
   readonly retryJitter: number;
   readonly connectTimeout: number;
@@ -132,6 +135,9 @@ interface PendingRequest {
   /** The connection generation it was sent on; undefined while it waits in the outbox. */
   sentOn: number | undefined;
 }
+
+/** Why the client is `disconnected`: never started, stopped by `close()`, or failed with no retry coming. */
+type Idle = "initial" | "stopped" | "failed";
 
 interface ConnectWaiter {
   readonly resolve: () => void;
@@ -188,6 +194,7 @@ export class SocketClient<
   private readonly outbox: OutboxEntry[] = [];
   private connectWaiters: ConnectWaiter[] = [];
   private currentState: ConnectionState = "disconnected";
+  private idle: Idle = "initial";
   private socket: WebSocketLike | undefined;
   private generation = 0;
   private attempt = 0;
@@ -223,7 +230,7 @@ export class SocketClient<
     this.WebSocketCtor = ctor;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    const retryJitter = nonNegative("retryJitter", options.retryJitter, 0.5);
+    const retryJitter = nonNegative("retryJitter", options.retryJitter, 0.2);
     if (retryJitter > 1) {
       throw new RangeError(`Option 'retryJitter' must be between 0 and 1; got ${retryJitter}.`);
     }
@@ -232,13 +239,13 @@ export class SocketClient<
       accessTokenFactory: options.accessTokenFactory,
       reconnect: options.reconnect ?? true,
       maxRetries: nonNegative("maxRetries", options.maxRetries, Infinity),
-      baseRetryDelay: nonNegative("baseRetryDelay", options.baseRetryDelay, 1000),
+      retryInterval: nonNegative("retryInterval", options.retryInterval, 1000),
       maxRetryDelay: nonNegative("maxRetryDelay", options.maxRetryDelay, 30000),
       retryJitter,
       connectTimeout: nonNegative("connectTimeout", options.connectTimeout, 10000),
       requestTimeout: nonNegative("requestTimeout", options.requestTimeout, 30000),
-      outboxCapacity: nonNegative("outboxCapacity", options.outboxCapacity, 100),
-      messageTtl: nonNegative("messageTtl", options.messageTtl, 30000),
+      outboxCapacity: nonNegative("outboxCapacity", options.outboxCapacity, 1000),
+      messageTtl: nonNegative("messageTtl", options.messageTtl, Infinity),
     };
 
     this.lifecycle = new Emitter<LifecycleEvents>((error, event) => {
@@ -258,7 +265,7 @@ export class SocketClient<
     return this.currentState;
   }
 
-  /** How many messages were dropped from the outbox so far (expired, or discarded by `close()` or giving up). */
+  /** How many messages were dropped from the outbox so far (expired, or discarded by `close()`). */
   get droppedCount(): number {
     return this.dropped;
   }
@@ -275,7 +282,8 @@ export class SocketClient<
 
   /**
    * Starts connecting (if not already) and resolves once connected. Failed attempts are retried as configured;
-   * the promise rejects only when the client gives up or `close()` is called first.
+   * the promise rejects only when the client gives up (`connect_failed`) or `close()` is called first (`stopped`).
+   * Messages sent before it wait in the outbox.
    */
   connect(): Promise<void> {
     if (this.currentState === "connected") {
@@ -291,13 +299,13 @@ export class SocketClient<
 
   /**
    * Stops the client: closes the socket (with `code`, default 1000), stops reconnecting, rejects pending
-   * requests with `closed` and drops the outbox. Resolves when the socket has closed. `connect()` may be called
-   * again afterwards.
+   * requests with `stopped` and drops the outbox (reported as `stopped`). Sends then throw `stopped` until
+   * `connect()` is called again. Resolves when an open socket has closed.
    */
   close(code = 1000, reason?: string): Promise<void> {
     const socket = this.socket;
     this.socket = undefined;
-    this.stop("closed by the client", undefined);
+    this.stop("stopped by close()");
     if (socket === undefined) {
       return Promise.resolve();
     }
@@ -346,9 +354,11 @@ export class SocketClient<
 
   /**
    * Answers the server's request `event`: the handler's return value, or what its promise resolves to, is the
-   * reply's data; a throw or rejection is sent as an error reply (code: the error's string `code` property, else
-   * `handler_failed`; message: the error's message). A server request without a handler gets an `unknown_event`
-   * error reply. One handler per event: a new one replaces the old; `handle(event, undefined)` removes it.
+   * reply's data. An error with a non-empty string `code` (e.g. a {@link SocketError}) thrown or rejected is sent
+   * as an error reply with that code and message; any other error as `handler_failed` with a generic message (the
+   * error itself goes to the `error` lifecycle event). A server request without a handler is answered `null` after
+   * its `on()` listeners ran when it has some, else with an `unknown_event` error reply. One handler per event: a
+   * new one replaces the old; `handle(event, undefined)` removes it.
    */
   handle<K extends keyof ServerRequests & string>(
     event: K,
@@ -363,8 +373,8 @@ export class SocketClient<
   }
 
   /**
-   * Sends an event (fire and forget). While (re)connecting it waits in the outbox; throws a {@link SocketError}
-   * `not_connected` when the client is stopped and `outbox_full` when the outbox is full.
+   * Sends an event (fire and forget). While not connected it waits in the outbox; throws a {@link SocketError}
+   * `outbox_full` when the outbox is full, `stopped` after `close()`, `not_connected` when the client gave up.
    */
   emit<K extends keyof ClientEvents & string>(event: K, ...args: DataArgs<ClientEvents[K], EmitOptions>): void {
     const [data, options] = args;
@@ -375,8 +385,8 @@ export class SocketClient<
   /**
    * Sends a request and resolves with the reply's data. Rejects with a {@link SocketError}: the server's code on
    * an error reply (`source: "server"`); `timeout` when no reply came within the timeout (counted from the
-   * call, outbox time included); `disconnected` when the connection ended first; `expired`, `closed`,
-   * `not_connected` or `outbox_full` when it could not be sent.
+   * call, outbox time included); `connection_closed` when the connection ended after it was sent; `stopped` when
+   * `close()` came first; `expired`, `outbox_full` or `not_connected` when it could not be sent.
    */
   request<K extends keyof ClientRequests & string>(
     event: K,
@@ -444,17 +454,9 @@ export class SocketClient<
 
   /**
    * Sends now when connected, else buffers; throws when it can do neither. A socket that is closing (the loss
-   * is not reported yet) counts as disconnected: the message waits for the next connection.
+   * is not reported yet) counts as not connected: the message waits for the next connection.
    */
   private enqueue(event: string, text: string, ttl: number | undefined, request: PendingRequest | undefined): void {
-    if (this.currentState === "disconnected") {
-      throw new SocketError(
-        "not_connected",
-        `Cannot send '${event}': the client is not connected and not reconnecting. Call connect() first.`,
-        "client",
-        event,
-      );
-    }
     if (this.currentState === "connected" && this.socket !== undefined && this.socket.readyState === OPEN) {
       this.socket.send(text);
       if (request) {
@@ -462,10 +464,21 @@ export class SocketClient<
       }
       return;
     }
+    if (this.currentState === "disconnected" && this.idle === "stopped") {
+      throw new SocketError("stopped", `Cannot send '${event}': the client was stopped by close(). Call connect() to start it again.`, "client", event);
+    }
+    if (this.currentState === "disconnected" && this.idle === "failed") {
+      throw new SocketError(
+        "not_connected",
+        `Cannot send '${event}': the client is disconnected and no reconnection is coming (it gave up, or reconnect is off). Call connect() to start it again.`,
+        "client",
+        event,
+      );
+    }
     if (this.outbox.length >= this.options.outboxCapacity) {
       throw new SocketError(
         "outbox_full",
-        `Cannot send '${event}': the client is ${this.currentState === "connected" ? "losing its connection" : this.currentState} and its outbox is full (${this.options.outboxCapacity} messages, option outboxCapacity).`,
+        `Cannot send '${event}': the client is not connected and its outbox is full (${this.options.outboxCapacity} messages, option outboxCapacity).`,
         "client",
         event,
       );
@@ -501,7 +514,7 @@ export class SocketClient<
       request.reject(
         reason === "expired"
           ? new SocketError("expired", `The request '${entry.event}' waited ${age} ms in the outbox and expired unsent.`, "client", entry.event)
-          : new SocketError("closed", `The request '${entry.event}' was discarded unsent: the client stopped.`, "client", entry.event),
+          : new SocketError("stopped", `The request '${entry.event}' was discarded unsent: the client was stopped by close().`, "client", entry.event),
       );
     }
     this.lifecycle.emit("dropped", { event: entry.event, request: request !== undefined, reason, age });
@@ -536,6 +549,23 @@ export class SocketClient<
       return;
     }
 
+    let socket: WebSocketLike | undefined;
+    let opened = false;
+    if (Number.isFinite(this.options.connectTimeout)) {
+      // Covers the token provider and the handshake.
+      this.connectTimer = this.clock.setTimeout(() => {
+        this.connectTimer = undefined;
+        if (generation !== this.generation || opened) {
+          return;
+        }
+        if (socket !== undefined) {
+          this.socket = undefined;
+          discard(socket);
+        }
+        this.retry(`the attempt did not complete within ${this.options.connectTimeout} ms`, undefined, false);
+      }, this.options.connectTimeout);
+    }
+
     const url = new URL(this.url.href);
     if (this.options.accessTokenFactory !== undefined) {
       let token: string | null | undefined;
@@ -543,7 +573,8 @@ export class SocketClient<
         token = await this.options.accessTokenFactory();
       } catch (error) {
         if (generation === this.generation) {
-          this.retry(`the access token provider failed: ${error instanceof Error ? error.message : String(error)}`, undefined);
+          this.clearConnectTimer();
+          this.retry(`the access token provider failed: ${error instanceof Error ? error.message : String(error)}`, undefined, false);
         }
         return;
       }
@@ -555,36 +586,19 @@ export class SocketClient<
       }
     }
 
-    let socket: WebSocketLike;
     try {
       socket = this.options.protocols === undefined
         ? new this.WebSocketCtor(url.href)
         : new this.WebSocketCtor(url.href, this.options.protocols);
     } catch (error) {
-      this.retry(`the WebSocket could not be created: ${error instanceof Error ? error.message : String(error)}`, undefined);
+      this.clearConnectTimer();
+      this.retry(`the WebSocket could not be created: ${error instanceof Error ? error.message : String(error)}`, undefined, false);
       return;
     }
-    this.socket = socket;
-    let opened = false;
+    const current = socket;
+    this.socket = current;
 
-    if (Number.isFinite(this.options.connectTimeout)) {
-      this.connectTimer = this.clock.setTimeout(() => {
-        this.connectTimer = undefined;
-        if (generation !== this.generation || opened) {
-          return;
-        }
-        this.socket = undefined;
-        detach(socket);
-        try {
-          socket.close();
-        } catch {
-          // closing a socket that never opened may throw in some implementations; it is discarded anyway
-        }
-        this.retry(`the connection did not open within ${this.options.connectTimeout} ms`, undefined);
-      }, this.options.connectTimeout);
-    }
-
-    socket.onopen = () => {
+    current.onopen = () => {
       if (generation !== this.generation) {
         return;
       }
@@ -592,7 +606,7 @@ export class SocketClient<
       this.clearConnectTimer();
       this.attempt = 0;
       this.setState("connected");
-      this.flush(socket, generation);
+      this.flush(current, generation);
       const waiters = this.connectWaiters;
       this.connectWaiters = [];
       for (const waiter of waiters) {
@@ -602,37 +616,34 @@ export class SocketClient<
         this.lifecycle.emit("connected", { attempt });
       }
     };
-    socket.onmessage = (event) => {
+    current.onmessage = (event) => {
       if (generation === this.generation) {
         this.receive(event.data, generation);
       }
     };
-    socket.onerror = () => {
+    current.onerror = () => {
       if (generation !== this.generation || opened) {
         return; // after the open, a close event follows: that is where the loss is handled
       }
       // A failed handshake: browsers follow with a close event, but Node 20's WebSocket fires only this one.
       this.clearConnectTimer();
       this.socket = undefined;
-      detach(socket);
-      try {
-        socket.close();
-      } catch {
-        // the socket never opened; it is discarded anyway
-      }
-      this.retry("the connection could not be opened (the handshake failed)", undefined);
+      discard(current);
+      this.retry("the connection could not be opened (the handshake failed)", undefined, false);
     };
-    socket.onclose = (event: WebSocketCloseEventLike) => {
+    current.onclose = (event: WebSocketCloseEventLike) => {
       if (generation !== this.generation) {
         return;
       }
       this.clearConnectTimer();
       this.socket = undefined;
-      this.failSent(generation);
-      const reason = opened
-        ? `the connection was lost (code ${event.code}${event.reason ? `: ${event.reason}` : ""})`
-        : `the connection could not be opened (code ${event.code}${event.reason ? `: ${event.reason}` : ""})`;
-      this.retry(reason, event.code);
+      const detail = `code ${event.code}${event.reason ? `: ${event.reason}` : ""}`;
+      if (opened) {
+        this.failSent(generation);
+        this.retry(`the connection was lost (${detail})`, event.code, true);
+      } else {
+        this.retry(`the connection could not be opened (${detail})`, event.code, false);
+      }
     };
   }
 
@@ -643,18 +654,22 @@ export class SocketClient<
       if (request.sentOn === generation) {
         this.requests.delete(id);
         this.clearRequestTimer(request);
-        request.reject(new SocketError("disconnected", `The connection ended before the reply to '${request.event}' arrived.`, "client", request.event));
+        request.reject(new SocketError("connection_closed", `The connection ended before the reply to '${request.event}' arrived.`, "client", request.event));
       }
     }
   }
 
-  private retry(reason: string, code: number | undefined): void {
-    if (!this.options.reconnect) {
-      this.stop(reason, code);
-      return;
-    }
-    if (this.attempt >= this.options.maxRetries) {
-      this.stop(`gave up after ${this.attempt} ${this.attempt === 1 ? "retry" : "retries"}: ${reason}`, code);
+  /**
+   * After a lost connection (`lost`) or a failed attempt: schedules the next attempt, or gives up. A lost
+   * connection is reported as `disconnected` first (with `willReconnect`), then as `reconnecting`.
+   */
+  private retry(reason: string, code: number | undefined, lost: boolean): void {
+    const willReconnect = this.options.reconnect && this.attempt < this.options.maxRetries;
+    if (!willReconnect) {
+      const final = !this.options.reconnect || lost
+        ? reason
+        : `gave up after ${this.attempt} ${this.attempt === 1 ? "retry" : "retries"}: ${reason}`;
+      this.fail(final, code);
       return;
     }
     const attempt = ++this.attempt;
@@ -667,48 +682,69 @@ export class SocketClient<
         void this.open(attempt);
       }
     }, delay);
-    this.lifecycle.emit("reconnecting", { attempt, delay, reason, code });
+    if (lost) {
+      this.lifecycle.emit("disconnected", { reason, code, willReconnect: true });
+    }
+    if (generation === this.generation) {
+      this.lifecycle.emit("reconnecting", { attempt, delay, reason, code });
+    }
   }
 
-  /** Enters `disconnected`: no socket, no timers, no outbox, no pending requests. */
-  private stop(reason: string, code: number | undefined): void {
-    const wasStopped = this.currentState === "disconnected";
+  /** Leaves every connection state for `disconnected`: no socket, no timer of the connection. */
+  private halt(idle: Idle): boolean {
+    const wasActive = this.currentState !== "disconnected";
     this.generation++;
     this.clearConnectTimer();
     if (this.retryTimer !== undefined) {
       this.clock.clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
     }
-    const socket = this.socket;
-    this.socket = undefined;
-    if (socket !== undefined) {
-      detach(socket);
-      try {
-        socket.close(1000);
-      } catch (error) {
-        this.report(error, "closing the socket");
-      }
+    if (this.socket !== undefined) {
+      discard(this.socket);
+      this.socket = undefined;
     }
     this.setState("disconnected");
+    this.idle = idle;
     this.joinedRooms = [];
+    return wasActive;
+  }
+
+  /**
+   * No connection is coming (reconnect off, or `maxRetries` reached): sends throw `not_connected`, the outbox is
+   * kept for a later `connect()` (expiry still applies), and `connect()` callers get `connect_failed`.
+   */
+  private fail(reason: string, code: number | undefined): void {
+    const wasActive = this.halt("failed");
+    const waiters = this.connectWaiters;
+    this.connectWaiters = [];
+    for (const waiter of waiters) {
+      waiter.reject(new SocketError("connect_failed", `The client could not connect: ${reason}.`, "client"));
+    }
+    if (wasActive) {
+      this.lifecycle.emit("disconnected", { reason, code, willReconnect: false });
+    }
+  }
+
+  /** `close()`: rejects every request, drops the outbox, and sends throw `stopped` until `connect()`. */
+  private stop(reason: string): void {
+    const wasActive = this.halt("stopped");
     for (const [id, request] of [...this.requests]) {
       if (request.sentOn !== undefined) {
         this.requests.delete(id);
         this.clearRequestTimer(request);
-        request.reject(new SocketError("closed", `The client stopped before the reply to '${request.event}' arrived: ${reason}.`, "client", request.event));
+        request.reject(new SocketError("stopped", `The client was stopped before the reply to '${request.event}' arrived.`, "client", request.event));
       }
     }
-    const discarded = this.outbox.splice(0);
-    for (const entry of discarded) {
-      this.drop(entry, "closed");
+    for (const entry of this.outbox.splice(0)) {
+      this.drop(entry, "stopped");
     }
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const waiter of waiters) {
-      waiter.reject(new SocketError("closed", `The client stopped before it connected: ${reason}.`, "client"));
+      waiter.reject(new SocketError("stopped", "The client was stopped by close() before it connected.", "client"));
     }
-    if (!wasStopped) {
-      this.lifecycle.emit("disconnected", { reason, code });
+    if (wasActive) {
+      this.lifecycle.emit("disconnected", { reason, code: undefined, willReconnect: false });
     }
   }
 
@@ -774,15 +810,15 @@ export class SocketClient<
     }
 
     const event = message.event as keyof IncomingEvents<ServerEvents> & string;
-    this.events.emit(event, data as IncomingEvents<ServerEvents>[typeof event]);
-    if (event.startsWith("batch_") && Array.isArray(data)) {
+    if (event.startsWith("batch_") && Array.isArray(data) && !this.events.has(event)) {
+      // Without batch_<name> listeners, a batch goes item by item, in order, to the listeners of <name>.
       const single = event.slice("batch_".length) as keyof IncomingEvents<ServerEvents> & string;
-      if (this.events.has(single)) {
-        for (const item of data) {
-          this.events.emit(single, item as IncomingEvents<ServerEvents>[typeof single]);
-        }
+      for (const item of data) {
+        this.events.emit(single, item as IncomingEvents<ServerEvents>[typeof single]);
       }
+      return;
     }
+    this.events.emit(event, data as IncomingEvents<ServerEvents>[typeof event]);
   }
 
   private receiveReply(id: number, message: Message): void {
@@ -805,15 +841,28 @@ export class SocketClient<
   private answer(event: string, data: unknown, id: number, generation: number): void {
     const handler = this.handlers.get(event);
     if (handler === undefined) {
-      this.sendReply(generation, { reply: id, error: { code: "unknown_event", message: `The client has no handler for the request '${event}'.` } });
+      const name = event as keyof IncomingEvents<ServerEvents> & string;
+      if (this.events.has(name)) {
+        // Like the .NET client: an event handler answers a request with null once it has run.
+        const ok = this.events.emit(name, data as IncomingEvents<ServerEvents>[typeof name]);
+        this.sendReply(generation, ok
+          ? { reply: id, data: null }
+          : { reply: id, error: { code: "handler_failed", message: `The client's listener of '${event}' failed.` } });
+      } else {
+        this.sendReply(generation, { reply: id, error: { code: "unknown_event", message: `The client has no handler for the request '${event}'.` } });
+      }
       return;
     }
     const fail = (error: unknown): void => {
-      const code = typeof (error as { code?: unknown })?.code === "string" && (error as { code: string }).code !== ""
-        ? (error as { code: string }).code
-        : "handler_failed";
-      const text = error instanceof Error ? error.message : String(error);
-      this.sendReply(generation, { reply: id, error: { code, message: text } });
+      const code = (error as { code?: unknown } | null)?.code;
+      if (typeof code === "string" && code !== "") {
+        // A deliberate refusal (e.g. a SocketError): its code and message are the reply.
+        const text = error instanceof Error ? error.message : String((error as { message?: unknown }).message ?? code);
+        this.sendReply(generation, { reply: id, error: { code, message: text } });
+      } else {
+        this.report(error, `handler of the server request '${event}'`);
+        this.sendReply(generation, { reply: id, error: { code: "handler_failed", message: `The client's handler of '${event}' failed.` } });
+      }
     };
     let result: unknown;
     try {
@@ -857,4 +906,14 @@ function detach(socket: WebSocketLike): void {
   socket.onmessage = null;
   socket.onclose = null;
   socket.onerror = null;
+}
+
+/** Forgets a socket: no more events from it, and closed if it isn't yet. */
+function discard(socket: WebSocketLike): void {
+  detach(socket);
+  try {
+    socket.close(1000);
+  } catch {
+    // a socket that never opened may refuse a close; it is discarded anyway
+  }
 }

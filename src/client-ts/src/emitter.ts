@@ -53,18 +53,24 @@ export class Emitter<M> {
     return this.listeners.has(event);
   }
 
-  /** Calls the event's listeners in the order they were added. */
-  emit<K extends keyof M>(event: K, data: M[K]): void {
+  /**
+   * Calls the event's listeners in the order they were added. A listener that throws is reported to the error
+   * callback and the others still run. Returns `false` when one threw.
+   */
+  emit<K extends keyof M>(event: K, data: M[K]): boolean {
     const list = this.listeners.get(event);
     if (!list) {
-      return;
+      return true;
     }
+    let ok = true;
     for (const listener of [...list]) {
       try {
         listener(data);
       } catch (error) {
+        ok = false;
         this.onListenerError(error, event);
       }
     }
+    return ok;
   }
 }

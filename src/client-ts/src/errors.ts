@@ -2,13 +2,15 @@
 export type ClientErrorCode =
   /** No reply arrived within the request's timeout. */
   | "timeout"
-  /** The connection ended while the request was waiting for its reply. */
-  | "disconnected"
-  /** `close()` was called, or the client gave up reconnecting, before the message could go. */
-  | "closed"
-  /** The client is neither connected nor (re)connecting: call `connect()` first. */
+  /** The connection ended after the request was sent, before its reply arrived. */
+  | "connection_closed"
+  /** `close()` was called while the request or message was pending, or before `connect()` could connect. */
+  | "stopped"
+  /** The client gave up reconnecting (`maxRetries`) or reconnection is off, and no connection is coming. */
   | "not_connected"
-  /** The client is (re)connecting and its outbox is full. */
+  /** `connect()` failed: the client gave up after `maxRetries` retries, or the only attempt failed with `reconnect: false`. */
+  | "connect_failed"
+  /** The client is not connected and its outbox is full. */
   | "outbox_full"
   /** The message waited in the outbox longer than its time to live and was dropped. */
   | "expired";

@@ -121,7 +121,7 @@ test("a request times out through the injected clock", async () => {
   assert.match(timedOut.message, /1500 ms/);
 });
 
-test("a pending request rejects with 'disconnected' when the connection drops", async () => {
+test("a pending request rejects with connection_closed when the connection drops; without reconnect the client is then disconnected", async () => {
   const c = typed(endpoint(), { reconnect: false });
   const kicker = client(endpoint());
   await within(Promise.all([c.connect(), kicker.connect()]), "connect");
@@ -129,21 +129,25 @@ test("a pending request rejects with 'disconnected' when the connection drops", 
   const hanging = c.request("hang");
   const disconnected = next(c.lifecycle, "disconnected");
   kicker.emit("kick", id);
-  await rejectsWith(hanging, "disconnected");
+  await rejectsWith(hanging, "connection_closed");
   const info = await disconnected;
   assert.match(info.reason, /connection was lost/);
+  assert.equal(info.willReconnect, false);
   assert.equal(c.state, "disconnected");
+  assert.throws(() => c.emit("nope"), (e: SocketError) => e.code === "not_connected");
 });
 
 test("server requests: a handler's value or promise is the reply; none gives unknown_event; a throw gives an error reply", async () => {
   const c = typed();
+  const reported: string[] = [];
+  c.lifecycle.on("error", (e) => reported.push(`${e.context}: ${(e.error as Error).message}`));
   c.handle("confirm", (q) => `${q.question} yes`);
   c.handle("later", async (n) => n * 2);
   c.handle("broken", () => {
     throw new Error("client bug");
   });
   c.handle("refuse", async () => {
-    throw Object.assign(new Error("Not now."), { code: "not_now" });
+    throw new SocketError("not_now", "Not now.");
   });
   await within(c.connect(), "connect");
 
@@ -158,7 +162,8 @@ test("server requests: a handler's value or promise is the reply; none gives unk
   assert.match(unknown.error?.message ?? "", /unhandled/);
 
   const broken = await within(c.request("ask", { event: "broken" }), "broken");
-  assert.deepEqual(broken.error, { code: "handler_failed", message: "client bug" });
+  assert.deepEqual(broken.error, { code: "handler_failed", message: "The client's handler of 'broken' failed." });
+  assert.deepEqual(reported, ["handler of the server request 'broken': client bug"]);
 
   const refused = await within(c.request("ask", { event: "refuse" }), "refuse");
   assert.deepEqual(refused.error, { code: "not_now", message: "Not now." });
@@ -166,6 +171,21 @@ test("server requests: a handler's value or promise is the reply; none gives unk
   c.handle("confirm", undefined);
   const removed = await within(c.request("ask", { event: "confirm", data: { question: "?" } }), "removed handler");
   assert.equal(removed.error?.code, "unknown_event");
+});
+
+test("a server request with on() listeners but no handler is answered null after they ran", async () => {
+  const c = client(endpoint());
+  await within(c.connect(), "connect");
+  const seen: unknown[] = [];
+  c.on("notify", (d) => seen.push(d));
+  assert.deepEqual(await within(c.request("ask", { event: "notify", data: { n: 1 } }), "notify"), { reply: null, error: null });
+  assert.deepEqual(seen, [{ n: 1 }]);
+  c.lifecycle.on("error", () => {});
+  c.on("notify", () => {
+    throw new Error("listener bug");
+  });
+  const failed = await within(c.request("ask", { event: "notify", data: 2 }), "failing notify");
+  assert.equal(failed.error.code, "handler_failed");
 });
 
 test("an error notice reaches on('error') with its code", async () => {
@@ -178,16 +198,14 @@ test("an error notice reaches on('error') with its code", async () => {
   assert.match(n.message, /nope/);
 });
 
-test("a batched event arrives as batch_<name> with an array, and item by item to the event's listeners", async () => {
+test("a batched event goes item by item, in order, to the event's listeners", async () => {
   const c = typed();
   await within(c.connect(), "connect");
   const items: number[] = [];
-  const batches: number[][] = [];
-  c.on("tick", (n) => items.push(n));
-  c.on("batch_tick", (list) => batches.push(list));
   let resolveAll: () => void = () => {};
   const all = new Promise<void>((resolve) => (resolveAll = resolve));
-  c.on("tick", () => {
+  c.on("tick", (n) => {
+    items.push(n);
     if (items.length === 5) {
       resolveAll();
     }
@@ -195,8 +213,27 @@ test("a batched event arrives as batch_<name> with an array, and item by item to
   assert.equal(await within(c.request("ticks", 5), "ticks"), 5);
   await within(all, "five ticks");
   assert.deepEqual(items, [0, 1, 2, 3, 4]);
-  assert.deepEqual(batches.flat(), [0, 1, 2, 3, 4]);
-  assert.ok(batches.length >= 1);
+});
+
+test("with batch_<name> listeners, a batch arrives whole as an array instead", async () => {
+  const c = typed();
+  await within(c.connect(), "connect");
+  const single: number[] = [];
+  const batches: number[][] = [];
+  let resolveAll: () => void = () => {};
+  const all = new Promise<void>((resolve) => (resolveAll = resolve));
+  c.on("tick", (n) => single.push(n));
+  c.on("batch_tick", (list) => {
+    batches.push(list);
+    if (batches.flat().length === 3) {
+      resolveAll();
+    }
+  });
+  assert.equal(await within(c.request("ticks", 3), "ticks"), 3);
+  await within(all, "the batch");
+  assert.ok(batches.every((b) => Array.isArray(b)));
+  assert.deepEqual(batches.flat(), [0, 1, 2]);
+  assert.deepEqual(single, []);
 });
 
 test("rooms: join and leave with $join/$leave, refused joins reject with forbidden", async () => {
@@ -261,12 +298,12 @@ test("without a global or injected WebSocket the constructor throws a clear erro
 
 test("URLs: http(s) maps to ws(s), other schemes and bad options are refused", async () => {
   assert.throws(() => new SocketClient("ftp://example.com/ws"), /ws:, wss:, http: or https:/);
-  assert.throws(() => new SocketClient(`${serverUrl}/ws`, { baseRetryDelay: -1 }), /baseRetryDelay/);
+  assert.throws(() => new SocketClient(`${serverUrl}/ws`, { retryInterval: -1 }), /retryInterval/);
   assert.throws(() => new SocketClient(`${serverUrl}/ws`, { retryJitter: 2 }), /retryJitter/);
   const recording = recordingWebSocket();
   const c = new SocketClient(serverUrl.replace("ws:", "http:") + "/ws/ts", { WebSocket: recording.ctor });
   const connecting = c.connect().catch((e: unknown) => e);
   assert.equal(recording.urls[0], `${serverUrl}/ws/ts`);
   await c.close();
-  assert.equal(((await connecting) as SocketError).code, "closed");
+  assert.equal(((await connecting) as SocketError).code, "stopped");
 });

@@ -18,7 +18,7 @@ async function connectThenDrop(c: SocketClient): Promise<LifecycleEvents["reconn
 }
 
 test("retryDelay: exponential from the base, capped at the max, with jitter taken off", () => {
-  const options = { baseRetryDelay: 100, maxRetryDelay: 1000, retryJitter: 0.5 };
+  const options = { retryInterval: 100, maxRetryDelay: 1000, retryJitter: 0.5 };
   assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => retryDelay(a, options, () => 0)), [100, 200, 400, 800, 1000, 1000]);
   assert.deepEqual([1, 2, 3, 4, 5].map((a) => retryDelay(a, options, () => 0.5)), [75, 150, 300, 600, 750]);
   assert.equal(retryDelay(1, options, () => 0.999999), 50);
@@ -34,7 +34,7 @@ test("backoff: a fresh socket and a fresh token for every attempt, delays growin
   const c = client(endpoint(), {
     clock,
     random: () => 0.5,
-    baseRetryDelay: 100,
+    retryInterval: 100,
     maxRetryDelay: 300,
     retryJitter: 0.5,
     WebSocket: recording.ctor,
@@ -44,6 +44,7 @@ test("backoff: a fresh socket and a fresh token for every attempt, delays growin
   c.lifecycle.on("connecting", (e) => log.push(`connecting ${e.attempt}`));
   c.lifecycle.on("connected", (e) => log.push(`connected ${e.attempt}`));
   c.lifecycle.on("reconnecting", (e) => log.push(`reconnecting ${e.attempt} in ${e.delay}`));
+  c.lifecycle.on("disconnected", (e) => log.push(`disconnected${e.willReconnect ? ", will reconnect" : ""}`));
 
   const first = await connectThenDrop(c);
   assert.deepEqual({ attempt: first.attempt, delay: first.delay }, { attempt: 1, delay: 75 });
@@ -78,6 +79,7 @@ test("backoff: a fresh socket and a fresh token for every attempt, delays growin
   assert.deepEqual(log, [
     "connecting 0",
     "connected 0",
+    "disconnected, will reconnect",
     "reconnecting 1 in 75",
     "connecting 1",
     "reconnecting 2 in 150",
@@ -96,7 +98,7 @@ test("backoff: a fresh socket and a fresh token for every attempt, delays growin
 
 test("outbox: sends while reconnecting are flushed in order after reconnect, before what the connected listener sends", async () => {
   const clock = new ManualClock();
-  const c = client(endpoint(), { clock, random: () => 0, baseRetryDelay: 1000 });
+  const c = client(endpoint(), { clock, random: () => 0, retryInterval: 1000 });
   const info = await connectThenDrop(c);
   assert.equal(info.delay, 1000);
 
@@ -118,7 +120,7 @@ test("outbox: sends while reconnecting are flushed in order after reconnect, bef
 
 test("expiry: stale messages are dropped and reported, never sent late", async () => {
   const clock = new ManualClock();
-  const c = client(endpoint(), { clock, random: () => 0, baseRetryDelay: 1000, messageTtl: 500 });
+  const c = client(endpoint(), { clock, random: () => 0, retryInterval: 1000, messageTtl: 500 });
   const dropped: DroppedMessage[] = [];
   c.lifecycle.on("dropped", (d) => dropped.push(d));
   await connectThenDrop(c);
@@ -170,24 +172,26 @@ test("outboxCapacity 0 disables buffering", async () => {
   assert.throws(() => c.emit("record", 1), (e: SocketError) => e.code === "outbox_full");
 });
 
-test("sends before connect() and after close() throw not_connected", async () => {
+test("sends before connect() wait in the outbox; after close() they throw stopped", async () => {
   const c = client(endpoint());
-  assert.throws(
-    () => c.emit("record", 1),
-    (e: SocketError) => e.code === "not_connected" && /connect\(\)/.test(e.message),
-  );
-  await rejectsWith(c.request("echo", 1), "not_connected");
+  c.emit("record", "before connect");
+  const early = c.request("recorded");
+  assert.equal(c.outboxSize, 2);
   await within(c.connect(), "connect");
-  assert.equal(await within(c.request("echo", 2), "echo"), 2);
+  assert.deepEqual(await within(early, "the early request"), ["before connect"]);
   await within(c.close(), "close");
   assert.equal(c.state, "disconnected");
-  assert.throws(() => c.emit("record", 3), (e: SocketError) => e.code === "not_connected");
+  assert.throws(
+    () => c.emit("record", 3),
+    (e: SocketError) => e.code === "stopped" && /close\(\)/.test(e.message),
+  );
+  await rejectsWith(c.request("echo", 1), "stopped");
   // connect() works again after close().
   await within(c.connect(), "reconnect after close");
   assert.equal(await within(c.request("echo", 4), "echo"), 4);
 });
 
-test("close() while reconnecting: the outbox is dropped as closed, requests reject, no timer is left", async () => {
+test("close() while reconnecting: the outbox is dropped as stopped, requests reject, no timer is left", async () => {
   const clock = new ManualClock();
   const c = client(endpoint(), { clock });
   const dropped: DroppedMessage[] = [];
@@ -197,41 +201,53 @@ test("close() while reconnecting: the outbox is dropped as closed, requests reje
   const buffered = c.request("echo", 2);
   const disconnected = next(c.lifecycle, "disconnected");
   await within(c.close(), "close");
-  assert.equal((await disconnected).reason, "closed by the client");
-  await rejectsWith(buffered, "closed");
-  assert.deepEqual(dropped.map((d) => `${d.event} ${d.reason}`), ["record closed", "echo closed"]);
+  const info = await disconnected;
+  assert.deepEqual(info, { reason: "stopped by close()", code: undefined, willReconnect: false });
+  await rejectsWith(buffered, "stopped");
+  assert.deepEqual(dropped.map((d) => `${d.event} ${d.reason}`), ["record stopped", "echo stopped"]);
   assert.equal(c.droppedCount, 2);
   assert.equal(clock.pending, 0, "no retry, expiry or timeout timer survives close()");
 });
 
-test("gives up after maxRetries: disconnected with the reason, and connect() rejects", async () => {
+test("gives up after maxRetries: connect() rejects, sends throw not_connected, the outbox waits for the next connect()", async () => {
   const clock = new ManualClock();
   const recording = recordingWebSocket();
+  let token = "reject";
   const c = client(endpoint(), {
     clock,
     random: () => 0,
-    baseRetryDelay: 10,
+    retryInterval: 10,
     maxRetries: 2,
     WebSocket: recording.ctor,
-    accessTokenFactory: () => "reject",
+    accessTokenFactory: () => token,
   });
   const connecting = c.connect();
   let failed = next(c.lifecycle, "reconnecting", "the first attempt to fail");
   assert.equal((await failed).attempt, 1);
+  c.emit("record", "kept");
   failed = next(c.lifecycle, "reconnecting", "retry 1 to fail");
   clock.advance(10);
   assert.equal((await failed).attempt, 2);
   const disconnected = next(c.lifecycle, "disconnected");
   clock.advance(20);
-  assert.match((await disconnected).reason, /gave up after 2 retries: the connection could not be opened/);
-  await rejectsWith(connecting, "closed");
+  const info = await disconnected;
+  assert.match(info.reason, /gave up after 2 retries: the connection could not be opened/);
+  assert.equal(info.willReconnect, false);
+  const error = await rejectsWith(connecting, "connect_failed");
+  assert.match(error.message, /gave up after 2 retries/);
   assert.equal(recording.urls.length, 3);
   assert.equal(c.state, "disconnected");
+  assert.throws(() => c.emit("record", "refused"), (e: SocketError) => e.code === "not_connected");
+
+  token = "good";
+  await within(c.connect(), "connect again");
+  assert.deepEqual(await within(c.request("recorded"), "recorded"), ["kept"]);
+  assert.equal(c.droppedCount, 0);
 });
 
 test("a server close (1001) reconnects like a loss, with its code", async () => {
   const clock = new ManualClock();
-  const c = client(endpoint(), { clock, random: () => 0, baseRetryDelay: 50 });
+  const c = client(endpoint(), { clock, random: () => 0, retryInterval: 50 });
   await within(c.connect(), "connect");
   const reconnecting = next(c.lifecycle, "reconnecting");
   c.emit("close", 1001);
@@ -250,7 +266,7 @@ test("a failing token provider fails that attempt, which is retried with a new t
   const c = client(endpoint(), {
     clock,
     random: () => 0,
-    baseRetryDelay: 10,
+    retryInterval: 10,
     accessTokenFactory: async () => {
       calls++;
       if (calls === 1) {
@@ -267,17 +283,24 @@ test("a failing token provider fails that attempt, which is retried with a new t
   assert.equal((await within(c.request("whoami"), "whoami")).token, "token-2");
 });
 
-test("an attempt that doesn't open within connectTimeout is abandoned and retried", async () => {
+test("an attempt that doesn't open within connectTimeout is abandoned and retried; the timeout covers the token", async () => {
   const clock = new ManualClock();
   const recording = recordingWebSocket();
-  const c = client(endpoint(), { clock, random: () => 0, baseRetryDelay: 10, connectTimeout: 1000, WebSocket: recording.ctor });
+  const c = client(endpoint(), { clock, random: () => 0, retryInterval: 10, connectTimeout: 1000, WebSocket: recording.ctor });
   const failed = next(c.lifecycle, "reconnecting");
   const connecting = c.connect();
   // The socket can't have opened yet: opening needs the event loop, and this runs synchronously.
   clock.advance(1000);
-  assert.match((await failed).reason, /did not open within 1000 ms/);
+  assert.match((await failed).reason, /did not complete within 1000 ms/);
   clock.advance(10);
   await within(connecting, "connect");
   assert.equal(recording.urls.length, 2);
   assert.equal(c.state, "connected");
+
+  // A token provider that never answers is cut off by the same timeout.
+  const stuck = client(endpoint(), { clock, random: () => 0, retryInterval: 10, connectTimeout: 1000, accessTokenFactory: () => new Promise<string>(() => {}) });
+  const stuckFailed = next(stuck.lifecycle, "reconnecting");
+  void stuck.connect().catch(() => {});
+  clock.advance(1000);
+  assert.match((await stuckFailed).reason, /did not complete within 1000 ms/);
 });

@@ -80,7 +80,7 @@ export function typeChecks(client: SocketClient<ServerEvents, ClientEvents, Clie
   // Lifecycle events carry their details.
   client.lifecycle.on("reconnecting", ({ attempt, delay }) => attempt + delay);
   client.lifecycle.on("disconnected", ({ reason }) => reason.toUpperCase());
-  client.lifecycle.on("dropped", (d) => d.reason === "expired" || d.reason === "closed");
+  client.lifecycle.on("dropped", (d) => d.reason === "expired" || d.reason === "stopped");
   // @ts-expect-error: no such lifecycle event
   client.lifecycle.on("reconnected", () => {});
 }
