@@ -17,7 +17,7 @@ export function endpoint(path = "/ws/ts"): string {
 }
 
 /** How long a test waits for something the server or the network does (real time, a bound, not a sleep). */
-export const WAIT_MS = 5000;
+export const WAIT_MS = 10000;
 
 /** Settles with `promise`, or rejects when it takes longer than `ms` of real time. */
 export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
