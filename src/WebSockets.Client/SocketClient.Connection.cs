@@ -213,7 +213,8 @@ public sealed partial class SocketClient
             var uri = Uri;
             if (_options.AccessTokenProvider is { } tokenProvider)
             {
-                var token = await tokenProvider(linked.Token).ConfigureAwait(false);
+                // Bounded by the attempt's timeout even when the provider ignores its token.
+                var token = await tokenProvider(linked.Token).AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
                 if (!string.IsNullOrEmpty(token))
                 {
                     if (_options.AccessTokenPlacement == AccessTokenPlacement.QueryString)
@@ -342,15 +343,16 @@ public sealed partial class SocketClient
                 ValueWebSocketReceiveResult result;
                 do
                 {
+                    // More is coming: checked against the limit itself, not the rented buffer's length (which may be larger).
+                    if (count >= _options.MaxMessageSize)
+                    {
+                        Log.MessageTooBig(_logger, Name, _options.MaxMessageSize);
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "Message too big.", cancellationToken).ConfigureAwait(false);
+                        return new ConnectionEnd(SocketClientDisconnectReason.MessageTooBig, WebSocketCloseStatus.MessageTooBig, null);
+                    }
+
                     if (count == buffer.Length)
                     {
-                        if (count >= _options.MaxMessageSize)
-                        {
-                            Log.MessageTooBig(_logger, Name, _options.MaxMessageSize);
-                            await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "Message too big.", cancellationToken).ConfigureAwait(false);
-                            return new ConnectionEnd(SocketClientDisconnectReason.MessageTooBig, WebSocketCloseStatus.MessageTooBig, null);
-                        }
-
                         var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxMessageSize));
                         buffer.AsSpan(0, count).CopyTo(larger);
                         ArrayPool<byte>.Shared.Return(buffer);

@@ -11,6 +11,7 @@ public sealed partial class SocketClient
     /// <summary>Runs handlers one at a time, in arrival order, for the client's whole life (across reconnections).</summary>
     private async Task DispatchLoopAsync()
     {
+        s_inDispatch.Value = true;
         var reader = _inbound.Reader;
         var token = _disposeCts.Token;
         try
@@ -172,7 +173,16 @@ public sealed partial class SocketClient
         }
 
         List<OutgoingMessage>? expired = null;
-        _outbox.TryEnqueue(new OutgoingMessage(WebSocketMessageType.Text, payload, null, generation, null), _time.GetUtcNow(), generation, force: true, ref expired);
+        try
+        {
+            _outbox.TryEnqueue(new OutgoingMessage(WebSocketMessageType.Text, payload, null, generation, null), _time.GetUtcNow(), generation, force: true, ref expired);
+        }
+        catch (OutboxClosedException)
+        {
+            Log.StaleReply(_logger, Name);
+            return;
+        }
+
         ReportExpired(expired);
     }
 }

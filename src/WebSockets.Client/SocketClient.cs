@@ -36,6 +36,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     private readonly Channel<InboundMessage> _inbound = Channel.CreateUnbounded<InboundMessage>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _disposeCts = new();
     private readonly Lock _lock = new();
+    private static readonly AsyncLocal<bool> s_inDispatch = new();
     private Func<SocketClientMessage, CancellationToken, ValueTask>? _messageHandler;
     private long _nextRequestId;
     private int _generation;
@@ -140,7 +141,8 @@ public sealed partial class SocketClient : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _inbound.Writer.TryComplete();
         await _disposeCts.CancelAsync().ConfigureAwait(false);
-        if (_dispatchTask is { } dispatch)
+        // A handler that disposes its own client must not wait for the handler loop it runs on.
+        if (_dispatchTask is { } dispatch && !s_inDispatch.Value)
         {
             await dispatch.ConfigureAwait(false);
         }
@@ -400,7 +402,17 @@ public sealed partial class SocketClient : IAsyncDisposable
         }
 
         List<OutgoingMessage>? expired = null;
-        var queued = _outbox.TryEnqueue(message, _time.GetUtcNow(), Volatile.Read(ref _generation), force, ref expired);
+        bool queued;
+        try
+        {
+            queued = _outbox.TryEnqueue(message, _time.GetUtcNow(), Volatile.Read(ref _generation), force, ref expired);
+        }
+        catch (OutboxClosedException)
+        {
+            // The stop check above passed, but the stop cleared the outbox before this message got in.
+            throw new SocketClientSendException(SocketClientSendFailure.Stopped, $"The WebSocket client '{Name}' was stopped; the message was not sent.");
+        }
+
         ReportExpired(expired);
         if (!queued)
         {

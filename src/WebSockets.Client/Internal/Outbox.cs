@@ -11,6 +11,7 @@ internal sealed class Outbox(int capacity)
     private readonly Lock _lock = new();
     private TaskCompletionSource? _waiter;
     private bool _woken;
+    private bool _closed;
 
     public int Capacity { get; } = capacity;
 
@@ -34,6 +35,11 @@ internal sealed class Outbox(int capacity)
         TaskCompletionSource? waiter;
         lock (_lock)
         {
+            if (_closed)
+            {
+                throw new OutboxClosedException();
+            }
+
             if (!force && _queue.Count >= Capacity)
             {
                 Purge(now, currentGeneration, ref expired);
@@ -122,13 +128,14 @@ internal sealed class Outbox(int capacity)
         waiter?.TrySetResult();
     }
 
-    /// <summary>Removes and returns every message that someone still wants (obsolete ones are left out).</summary>
+    /// <summary>Removes and returns every message that someone still wants (obsolete ones are left out), and closes the outbox: later enqueues throw <see cref="OutboxClosedException"/>.</summary>
     public List<OutgoingMessage> Clear(int currentGeneration)
     {
         lock (_lock)
         {
             var left = _queue.Where(m => !m.IsObsolete(currentGeneration)).ToList();
             _queue.Clear();
+            _closed = true;
             return left;
         }
     }
@@ -154,3 +161,6 @@ internal sealed class Outbox(int capacity)
         }
     }
 }
+
+/// <summary>The outbox was closed by the client's stop: nothing can be queued any more.</summary>
+internal sealed class OutboxClosedException : Exception;

@@ -313,12 +313,23 @@ internal sealed partial class RedisClient : IAsyncDisposable
             var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
             try
             {
+                // How far the reply at the buffer's start has been scanned, and how many of its elements are still to come.
+                long scanned = 0, expected = 0;
                 while (true)
                 {
                     var result = await reader.ReadAsync();
                     var buffer = result.Buffer;
-                    while (TryParse(ref buffer, out var reply))
+                    while (RedisProtocol.TryScan(buffer, ref scanned, ref expected))
                     {
+                        var whole = new SequenceReader<byte>(buffer.Slice(0, scanned));
+                        if (!RedisProtocol.TryRead(ref whole, out var reply))
+                        {
+                            throw new InvalidDataException("A reply from Redis could not be read.");
+                        }
+
+                        buffer = buffer.Slice(scanned);
+                        scanned = 0;
+                        expected = 0;
                         if (_onPush is not null && IsPushedMessage(reply))
                         {
                             await _onPush(reply);
@@ -337,6 +348,12 @@ internal sealed partial class RedisClient : IAsyncDisposable
                         }
 
                         pending.Reply.TrySetResult(reply);
+                        if (reply.Kind == RedisReplyKind.Error && reply.Bytes.AsSpan().StartsWith("NOSCRIPT"u8))
+                        {
+                            // Redis lost its scripts (SCRIPT FLUSH): every later EVALSHA of this pipeline fails too, and
+                            // retrying each one would land out of order. A new connection loads them and rewrites presence.
+                            throw new RedisConnectionException("Redis no longer knows the backplane's scripts; reconnecting to load them.");
+                        }
                     }
 
                     reader.AdvanceTo(buffer.Start, buffer.End);
@@ -351,18 +368,6 @@ internal sealed partial class RedisClient : IAsyncDisposable
             {
                 Fail(ex);
             }
-        }
-
-        private static bool TryParse(ref ReadOnlySequence<byte> buffer, out RedisReply reply)
-        {
-            var reader = new SequenceReader<byte>(buffer);
-            if (!RedisProtocol.TryRead(ref reader, out reply))
-            {
-                return false;
-            }
-
-            buffer = buffer.Slice(reader.Position);
-            return true;
         }
 
         private static bool IsPushedMessage(RedisReply reply)

@@ -145,6 +145,85 @@ internal static class RedisProtocol
         writer.Advance(2);
     }
 
+    /// <summary>Redis's own limit on a bulk string (proto-max-bulk-len's default): a longer one is not from Redis.</summary>
+    internal const long MaxBulkLength = 512L * 1024 * 1024;
+
+    /// <summary>The longest header, simple string or error line accepted before its CRLF.</summary>
+    internal const int MaxLineLength = 64 * 1024;
+
+    /// <summary>
+    /// Scans, without allocating, whether <paramref name="buffer"/> holds one whole reply. Resumable: it continues from
+    /// <paramref name="scanned"/> bytes with <paramref name="pending"/> elements still expected (0 for a new reply), so a
+    /// reply that arrives in many reads is scanned once, not once per read. Throws <see cref="InvalidDataException"/>
+    /// for input that is not RESP2 from Redis.
+    /// </summary>
+    public static bool TryScan(ReadOnlySequence<byte> buffer, ref long scanned, ref long pending)
+    {
+        var reader = new SequenceReader<byte>(buffer.Slice(scanned));
+        if (pending == 0)
+        {
+            pending = 1;
+        }
+
+        while (pending > 0)
+        {
+            var start = reader.Consumed;
+            if (!reader.TryRead(out var prefix) || !reader.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8))
+            {
+                if (reader.Remaining > MaxLineLength)
+                {
+                    throw new InvalidDataException("A line of the reply from Redis has no end.");
+                }
+
+                scanned += start;
+                return false;
+            }
+
+            var more = 0L;
+            switch (prefix)
+            {
+                case (byte)'+' or (byte)'-':
+                    break;
+                case (byte)':':
+                    ParseInteger(line);
+                    break;
+                case (byte)'$':
+                    var length = ParseInteger(line);
+                    if (length > MaxBulkLength)
+                    {
+                        throw new InvalidDataException($"A bulk string of {length} bytes in the reply from Redis is longer than Redis allows.");
+                    }
+
+                    if (length >= 0)
+                    {
+                        if (reader.Remaining < length + 2)
+                        {
+                            scanned += start;
+                            return false;
+                        }
+
+                        reader.Advance(length);
+                        if (!reader.IsNext("\r\n"u8, advancePast: true))
+                        {
+                            throw new InvalidDataException("A bulk string in the reply from Redis does not end with CRLF.");
+                        }
+                    }
+
+                    break;
+                case (byte)'*':
+                    more = Math.Max(0, ParseInteger(line));
+                    break;
+                default:
+                    throw new InvalidDataException($"Unexpected byte 0x{prefix:x2} in the reply from Redis.");
+            }
+
+            pending += more - 1;
+        }
+
+        scanned += reader.Consumed;
+        return true;
+    }
+
     /// <summary>Reads one whole reply; false when the buffer holds only part of it (the reader is then unchanged).</summary>
     public static bool TryRead(ref SequenceReader<byte> reader, out RedisReply reply)
     {
@@ -185,6 +264,11 @@ internal static class RedisProtocol
                     return true;
                 }
 
+                if (length > MaxBulkLength)
+                {
+                    throw new InvalidDataException($"A bulk string of {length} bytes in the reply from Redis is longer than Redis allows.");
+                }
+
                 if (reader.Remaining < length + 2)
                 {
                     return false;
@@ -206,6 +290,12 @@ internal static class RedisProtocol
                 if (depth >= MaxDepth)
                 {
                     throw new InvalidDataException("The reply from Redis is nested too deeply.");
+                }
+
+                // Every item takes at least 3 bytes ("+\r\n"): never allocate for items that have not arrived.
+                if (count > reader.Remaining / 3)
+                {
+                    return false;
                 }
 
                 var items = new RedisReply[count];

@@ -676,22 +676,9 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
         command[2] = keys.Length;
         keys.CopyTo(command, 3);
         args.CopyTo(command, 3 + keys.Length);
-        var sending = _commands!.ExecuteAsync(command);
-        return sending.IsCompletedSuccessfully && sending.Result.Kind != RedisReplyKind.Error ? sending : RetryWithSourceAsync(sending, script, command);
-    }
-
-    /// <summary>After a SCRIPT FLUSH, Redis no longer knows the script: send it whole.</summary>
-    private async Task<RedisReply> RetryWithSourceAsync(Task<RedisReply> sending, RedisScripts.Script script, RedisArg[] command)
-    {
-        var reply = await sending;
-        if (reply.Kind != RedisReplyKind.Error || reply.AsString()?.StartsWith("NOSCRIPT", StringComparison.Ordinal) != true)
-        {
-            return reply;
-        }
-
-        command[0] = "EVAL";
-        command[1] = script.Text;
-        return await _commands!.ExecuteAsync(command);
+        // No EVAL retry on NOSCRIPT: it would land after later writes. The connection drops on NOSCRIPT instead, and the
+        // reconnection loads the scripts and rewrites presence in full.
+        return _commands!.ExecuteAsync(command);
     }
 
     private enum PresenceOpKind : byte
