@@ -115,6 +115,7 @@ public interface ISocketConnection
     /// </summary>
     /// <param name="room">The room: a non-empty name, compared ordinally.</param>
     /// <returns>A task that completes when the membership is in effect here and handed to the backplane.</returns>
+    /// <exception cref="InvalidOperationException">The connection is already in <see cref="SocketRegistryOptions.MaxRoomsPerConnection"/> rooms.</exception>
     ValueTask JoinAsync(string room);
 
     /// <summary>Leaves a room. Leaving a room it is not in is a no-op.</summary>

@@ -63,8 +63,16 @@ public sealed class SocketRegistryOptions
     public ISet<string> PublicSessionItems { get; } = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>
+    /// Gets or sets how many rooms one connection may be in at once. A join beyond it throws
+    /// <see cref="InvalidOperationException"/>, and a client's <c>$join</c> gets the error reply <c>too_many_rooms</c>.
+    /// Must be positive. The default is 100.
+    /// </summary>
+    public int MaxRoomsPerConnection { get; set; } = 100;
+
+    /// <summary>
     /// Gets or sets how long a cluster-wide presence query waits for the backplane before it answers with what it has,
-    /// marked incomplete. Must be positive. The default is 2 seconds.
+    /// marked incomplete, and how long connection set-up and disconnect wait for the backplane to record presence. Must be
+    /// positive. The default is 2 seconds.
     /// </summary>
     public TimeSpan ClusterQueryTimeout { get; set; } = TimeSpan.FromSeconds(2);
 

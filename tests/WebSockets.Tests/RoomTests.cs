@@ -155,6 +155,27 @@ public sealed class RoomTests
     }
 
     [Fact]
+    public async Task RoomsPerConnection_AreLimited_ForServerCodeAndForClients()
+    {
+        await using var host = await StartAsync(o => o.MaxRoomsPerConnection = 2, ns => ns.AllowClientRooms((_, _, _) => ValueTask.FromResult(true)));
+        using var client = await ConnectAsync(host, "c");
+        Assert.True(host.Registry.TryGetConnection("c", out var connection));
+
+        await connection.JoinAsync("one").DefaultTimeout();
+        await connection.JoinAsync("one").DefaultTimeout();
+        var reply = await client.RequestAsync("$join", new { room = "two" });
+        Assert.Equal(["one", "two"], reply.GetProperty("data").GetProperty("rooms").EnumerateArray().Select(static r => r.GetString()).Order(StringComparer.Ordinal));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => connection.JoinAsync("three").AsTask());
+        var refused = await client.RequestAsync("$join", new { room = "three" });
+        Assert.Equal("too_many_rooms", refused.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(2, connection.Rooms.Count);
+
+        await client.RequestAsync("$leave", new { room = "one" });
+        Assert.Equal("three", (await client.RequestAsync("$join", new { room = "three" })).GetProperty("data").GetProperty("room").GetString());
+    }
+
+    [Fact]
     public async Task ClientRooms_AreUnknownUnlessTheNamespaceAllowsThem()
     {
         await using var host = await StartAsync();

@@ -24,11 +24,21 @@ internal sealed record AudienceTarget
 
     public bool LocalOnly { get; init; }
 
-    public bool Includes(SocketConnection connection)
+    /// <summary>Whether the connection is in the audience. <paramref name="found"/> names the constraint the caller already
+    /// satisfied by looking the connection up in that constraint's index, so that it is not checked again in O(keys).</summary>
+    public bool Includes(SocketConnection connection, Found found = Found.None)
         => (Namespace is null || string.Equals(connection.Namespace, Namespace, StringComparison.Ordinal))
-            && (Rooms is null || connection.IsInAnyRoom(Rooms))
-            && (Users is null || (connection.UserId is { } user && Array.IndexOf(Users, user) >= 0))
-            && (ConnectionIds is null || Array.IndexOf(ConnectionIds, connection.Id) >= 0)
+            && (found == Found.ByRoom || Rooms is null || connection.IsInAnyRoom(Rooms))
+            && (found == Found.ByUser || Users is null || (connection.UserId is { } user && Array.IndexOf(Users, user) >= 0))
+            && (found == Found.ById || ConnectionIds is null || Array.IndexOf(ConnectionIds, connection.Id) >= 0)
             && (Except is null || Array.IndexOf(Except, connection.Id) < 0)
             && (Filter is null || Filter(connection));
+
+    public enum Found : byte
+    {
+        None,
+        ById,
+        ByRoom,
+        ByUser,
+    }
 }

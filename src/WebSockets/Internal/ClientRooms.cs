@@ -6,6 +6,7 @@ internal static class ClientRooms
     public const string JoinEvent = "$join";
     public const string LeaveEvent = "$leave";
     public const string Forbidden = "forbidden";
+    public const string TooManyRooms = "too_many_rooms";
 
     public static Func<ISocketConnection, RoomRequest?, CancellationToken, Task<RoomReply>> Join(Func<ISocketConnection, string, CancellationToken, ValueTask<bool>> authorize)
         => async (connection, request, cancellationToken) =>
@@ -16,7 +17,15 @@ internal static class ClientRooms
                 throw new SocketRequestException(Forbidden, $"Joining room '{room}' is not allowed.");
             }
 
-            await connection.JoinAsync(room);
+            try
+            {
+                await connection.JoinAsync(room);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new SocketRequestException(TooManyRooms, ex.Message);
+            }
+
             return new RoomReply(room, [.. connection.Rooms]);
         };
 

@@ -116,6 +116,11 @@ internal static class ClusterMessage
                 case Operation.Disconnect:
                     var status = (WebSocketCloseStatus)reader.ReadUInt16();
                     var description = reader.ReadString();
+                    if (!IsValidClose(status, description))
+                    {
+                        return false; // the WebSocket would refuse it, and the connection would end without a close frame
+                    }
+
                     decoded = new Decoded(operation, target, default, null, default, status, description.Length == 0 ? null : description);
                     break;
                 default:
@@ -128,6 +133,14 @@ internal static class ClusterMessage
         {
             return false;
         }
+    }
+
+    /// <summary>What a close frame can carry (RFC 6455 7.4): a code that may be sent, and a reason of at most 123 UTF-8 bytes.</summary>
+    internal static bool IsValidClose(WebSocketCloseStatus status, string? description)
+    {
+        var code = (int)status;
+        return code is >= 1000 and <= 4999 and not (1004 or 1005 or 1006 or 1015)
+            && (description is null || Encoding.UTF8.GetByteCount(description) <= 123);
     }
 
     private static void WriteHeader(ArrayBufferWriter<byte> writer, Operation operation, AudienceTarget target)
@@ -227,7 +240,7 @@ internal static class ClusterMessage
         public string[] ReadStrings()
         {
             var count = ReadLength();
-            if (count > buffer.Length - _position)
+            if (count > (buffer.Length - _position) / 4)
             {
                 throw new FormatException("Too many strings.");
             }

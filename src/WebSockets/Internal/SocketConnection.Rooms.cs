@@ -40,6 +40,8 @@ internal sealed partial class SocketConnection
         }
     }
 
+    internal bool IsInRoom(string room) => Array.IndexOf(_rooms, room) >= 0;
+
     internal bool IsInAnyRoom(string[] rooms)
     {
         var mine = _rooms;

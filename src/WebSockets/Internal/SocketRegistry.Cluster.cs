@@ -70,7 +70,7 @@ internal sealed partial class SocketRegistry
             }
 
             connection.Member = CreateMember(connection);
-            recording = _clustered ? _backplane.SetMemberAsync(connection.Member, joined: null, left: null) : default;
+            recording = _clustered ? RecordPresence(connection.Member, joined: null, left: null) : default;
         }
 
         await AwaitBackplaneAsync(recording, connection.Id);
@@ -98,7 +98,7 @@ internal sealed partial class SocketRegistry
             }
 
             // The connection keeps its rooms, so that disconnect hooks can tell who was in which room.
-            recording = _clustered && connection.Member is { } member ? _backplane.RemoveMemberAsync(member) : default;
+            recording = _clustered && connection.Member is { } member ? RecordRemoval(member) : default;
         }
 
         await AwaitBackplaneAsync(recording, connection.Id);
@@ -109,14 +109,21 @@ internal sealed partial class SocketRegistry
         ValueTask recording;
         lock (_membershipLock)
         {
-            if (!connection.IsRegistered || !connection.AddRoom(room))
+            if (!connection.IsRegistered || connection.IsInRoom(room))
             {
                 return;
             }
 
+            if (connection.Rooms.Count >= Options.MaxRoomsPerConnection)
+            {
+                throw new InvalidOperationException(
+                    $"Connection {connection.Id} is already in {Options.MaxRoomsPerConnection} rooms, the most SocketRegistryOptions.MaxRoomsPerConnection allows.");
+            }
+
+            connection.AddRoom(room);
             _rooms.GetOrAdd(room, static _ => new ConcurrentDictionary<string, SocketConnection>(StringComparer.Ordinal))[connection.Id] = connection;
             connection.Member = CreateMember(connection);
-            recording = _clustered ? _backplane.SetMemberAsync(connection.Member, joined: room, left: null) : default;
+            recording = _clustered ? RecordPresence(connection.Member, joined: room, left: null) : default;
         }
 
         Log.RoomJoined(_logger, connection.Id, room);
@@ -135,11 +142,36 @@ internal sealed partial class SocketRegistry
 
             RemoveFromIndex(_rooms, room, connection);
             connection.Member = CreateMember(connection);
-            recording = _clustered ? _backplane.SetMemberAsync(connection.Member, joined: null, left: room) : default;
+            recording = _clustered ? RecordPresence(connection.Member, joined: null, left: room) : default;
         }
 
         Log.RoomLeft(_logger, connection.Id, room);
         await AwaitBackplaneAsync(recording, connection.Id);
+    }
+
+    /// <summary>A backplane's presence call; a synchronous throw becomes a faulted task, logged like an asynchronous one.</summary>
+    private ValueTask RecordPresence(SocketMember member, string? joined, string? left)
+    {
+        try
+        {
+            return _backplane.SetMemberAsync(member, joined, left);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException(ex);
+        }
+    }
+
+    private ValueTask RecordRemoval(SocketMember member)
+    {
+        try
+        {
+            return _backplane.RemoveMemberAsync(member);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException(ex);
+        }
     }
 
     private static void RemoveFromIndex(ConcurrentDictionary<string, ConcurrentDictionary<string, SocketConnection>> index, string key, SocketConnection connection)
@@ -165,7 +197,7 @@ internal sealed partial class SocketRegistry
                     {
                         (items ??= new(StringComparer.Ordinal))[key] = JsonSerializer.SerializeToElement(value, value.GetType(), Options.JsonSerializerOptions);
                     }
-                    catch (Exception ex) when (ex is NotSupportedException or JsonException)
+                    catch (Exception ex)
                     {
                         Log.PublicItemNotSerializable(_logger, key, connection.Id, ex);
                     }
@@ -185,7 +217,9 @@ internal sealed partial class SocketRegistry
 
         try
         {
-            await recording;
+            // Bounded: a backplane that hangs during an outage must not hold up connection set-up, disconnect hooks
+            // or shutdown. The write may still complete later.
+            await recording.AsTask().WaitAsync(Options.ClusterQueryTimeout, TimeProvider);
         }
         catch (Exception ex)
         {
@@ -200,9 +234,10 @@ internal sealed partial class SocketRegistry
     {
         if (target.ConnectionIds is { } ids)
         {
+            HashSet<string>? seenIds = ids.Length > 1 ? new(StringComparer.Ordinal) : null;
             foreach (var id in ids)
             {
-                if (_connections.TryGetValue(id, out var connection) && connection.IsRegistered && target.Includes(connection))
+                if ((seenIds is null || seenIds.Add(id)) && _connections.TryGetValue(id, out var connection) && connection.IsRegistered && target.Includes(connection, AudienceTarget.Found.ById))
                 {
                     yield return connection;
                 }
@@ -215,6 +250,7 @@ internal sealed partial class SocketRegistry
         if (index is not null)
         {
             var keys = target.Rooms ?? target.Users!;
+            var found = target.Rooms is not null ? AudienceTarget.Found.ByRoom : AudienceTarget.Found.ByUser;
             HashSet<string>? seen = keys.Length > 1 ? new(StringComparer.Ordinal) : null;
             foreach (var key in keys)
             {
@@ -225,7 +261,7 @@ internal sealed partial class SocketRegistry
 
                 foreach (var (_, connection) in members)
                 {
-                    if ((seen is null || seen.Add(connection.Id)) && target.Includes(connection))
+                    if ((seen is null || seen.Add(connection.Id)) && target.Includes(connection, found))
                     {
                         yield return connection;
                     }
@@ -327,6 +363,11 @@ internal sealed partial class SocketRegistry
 
     internal ValueTask DisconnectAsync(AudienceTarget target, WebSocketCloseStatus status, string? description)
     {
+        if (!ClusterMessage.IsValidClose(status, description))
+        {
+            throw new ArgumentException($"Close status {(int)status} with that description can't be sent in a close frame (a code of 1000-4999 other than 1004-1006 and 1015, a reason of at most 123 UTF-8 bytes).", nameof(status));
+        }
+
         foreach (var connection in LocalTargets(target))
         {
             connection.RequestClose(status, description, DisconnectReason.ServerClosed, drain: true);
@@ -371,33 +412,6 @@ internal sealed partial class SocketRegistry
     /// </summary>
     internal ValueTask DeliverAsync(ReadOnlyMemory<byte> buffer)
     {
-        var delivering = DeliverCoreAsync(buffer);
-        if (!delivering.IsCompleted)
-        {
-            _ = ObserveAsync(delivering, _logger);
-        }
-        else
-        {
-            delivering.GetAwaiter().GetResult();
-        }
-
-        return default;
-
-        static async Task ObserveAsync(ValueTask waiting, ILogger logger)
-        {
-            try
-            {
-                await waiting;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.DeliverFailed(logger, ex);
-            }
-        }
-    }
-
-    private ValueTask DeliverCoreAsync(ReadOnlyMemory<byte> buffer)
-    {
         if (!ClusterMessage.TryDecode(buffer, out var message))
         {
             Log.BadClusterMessage(_logger, buffer.Length);
@@ -408,9 +422,13 @@ internal sealed partial class SocketRegistry
         switch (message.Operation)
         {
             case ClusterMessage.Operation.Send:
-                return SendAsync(target, message.Message, CancellationToken.None);
+                foreach (var connection in LocalTargets(target))
+                {
+                    Forget(connection.SendAsync(message.Message, CancellationToken.None));
+                }
+
+                return default;
             case ClusterMessage.Operation.Emit:
-                List<Task>? pending = null;
                 var item = message.BatchItem.IsEmpty ? null : message.BatchItem.ToArray();
                 foreach (var connection in LocalTargets(target))
                 {
@@ -420,13 +438,26 @@ internal sealed partial class SocketRegistry
                     }
                     else
                     {
-                        pending = Queue(connection.SendAsync(message.Message, CancellationToken.None), pending);
+                        Forget(connection.SendAsync(message.Message, CancellationToken.None));
                     }
                 }
 
-                return pending is null ? default : new ValueTask(Task.WhenAll(pending));
+                return default;
             default:
                 return DisconnectAsync(target, message.CloseStatus, message.CloseDescription);
+        }
+    }
+
+    /// <summary>Lets a send that waits for queue room finish on its own; it never faults (a close discards it).</summary>
+    private static void Forget(ValueTask sending)
+    {
+        if (sending.IsCompletedSuccessfully)
+        {
+            sending.GetAwaiter().GetResult();
+        }
+        else
+        {
+            _ = sending.AsTask();
         }
     }
 

@@ -24,6 +24,11 @@ internal sealed class SocketRegistryOptionsValidator : IValidateOptions<SocketRe
         RequirePositive(failures, nameof(SocketRegistryOptions.DrainTimeout), options.DrainTimeout);
         RequirePositive(failures, nameof(SocketRegistryOptions.RequestTimeout), options.RequestTimeout);
         RequirePositive(failures, nameof(SocketRegistryOptions.ClusterQueryTimeout), options.ClusterQueryTimeout);
+        if (options.MaxRoomsPerConnection < 1)
+        {
+            failures.Add($"{nameof(SocketRegistryOptions.MaxRoomsPerConnection)} must be positive; it is {options.MaxRoomsPerConnection}.");
+        }
+
         if (options.JsonSerializerOptions is null)
         {
             failures.Add($"{nameof(SocketRegistryOptions.JsonSerializerOptions)} must not be null.");
