@@ -77,5 +77,8 @@ public sealed partial class SocketClient
 
         [LoggerMessage(322, LogLevel.Critical, "The connection loop of WebSocket client '{Name}' failed unexpectedly; the client stays disconnected.", EventName = "LoopFailed")]
         public static partial void LoopFailed(ILogger logger, string name, Exception exception);
+
+        [LoggerMessage(323, LogLevel.Warning, "WebSocket client '{Name}' will not reconnect; {Count} requests still in its outbox failed unsent.", EventName = "RequestsNotSent")]
+        public static partial void RequestsNotSent(ILogger logger, string name, int count);
     }
 }

@@ -274,6 +274,10 @@ public sealed partial class SocketClient : IAsyncDisposable
     /// buffered while the client is not connected (unless <paramref name="options"/> says otherwise); the timeout
     /// counts from this call. Once written, a request whose connection drops before its reply arrives fails with
     /// <see cref="SocketClientRequestException.ConnectionClosedCode"/>: it is not re-sent, as the server may have handled it.
+    /// A request still in the outbox when the client gives up (the connection ends with <see cref="SocketClientOptions.Reconnect"/>
+    /// off, <see cref="StartOrFailAsync"/> fails, or <see cref="StartAsync"/> is canceled) fails at once with
+    /// <see cref="SocketClientSendException"/> (<see cref="SocketClientSendFailure.NotConnected"/>): it was never sent. One
+    /// still in the outbox at <see cref="StopAsync"/> fails with <see cref="SocketClientRequestException.ConnectionClosedCode"/>.
     /// </summary>
     /// <typeparam name="TReply">The type the reply's <c>data</c> is deserialized to.</typeparam>
     /// <param name="eventName">The event name.</param>
@@ -283,7 +287,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     /// <param name="cancellationToken">Stops waiting; the request is withdrawn if not yet written.</param>
     /// <exception cref="SocketClientRequestException">The server answered with an error reply, the reply did not bind, or the connection closed first.</exception>
     /// <exception cref="TimeoutException">No reply came within the timeout.</exception>
-    /// <exception cref="SocketClientSendException">The request can neither be sent nor buffered.</exception>
+    /// <exception cref="SocketClientSendException">The request can neither be sent nor buffered, or the client gave up before it was sent.</exception>
     public async Task<TReply> RequestAsync<TReply>(string eventName, object? data = null, TimeSpan? timeout = null, SocketClientSendOptions? options = null, CancellationToken cancellationToken = default)
     {
         EnsureEvents(eventName);
@@ -414,6 +418,12 @@ public sealed partial class SocketClient : IAsyncDisposable
         }
 
         ReportExpired(expired);
+        if (queued && message.Request is { } request && Volatile.Read(ref _gaveUp) && _outbox.TryRemove(message))
+        {
+            // The client gave up after the check above and before the message got in: it would wait for its timeout.
+            throw NotSentException(request);
+        }
+
         if (!queued)
         {
             Log.OutboxFull(_logger, Name, _outbox.Capacity, state);
