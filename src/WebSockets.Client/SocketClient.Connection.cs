@@ -457,7 +457,7 @@ public sealed partial class SocketClient
     {
         if (type == WebSocketMessageType.Binary || _options.Protocol == SocketClientProtocol.Raw)
         {
-            _inbound.Writer.TryWrite(InboundMessage.Raw(generation, type, payload.ToArray()));
+            ToHandlers(InboundMessage.Raw(generation, type, payload.ToArray()));
             return;
         }
 
@@ -511,7 +511,41 @@ public sealed partial class SocketClient
         }
 
         root.TryGetProperty("data", out var data);
-        _inbound.Writer.TryWrite(InboundMessage.Event(generation, document, name, data, id));
+        ToHandlers(InboundMessage.Event(generation, document, name, data, id));
+    }
+
+    /// <summary>
+    /// Queues a message for the handlers without ever waiting, so that the receive loop goes on reading (and replies to
+    /// the client's own requests go on completing). A message that finds the queue full is dropped, logged (once per
+    /// overflow) and counted; a server request is answered <c>client_busy</c> so that the server does not wait for it.
+    /// </summary>
+    private void ToHandlers(InboundMessage message)
+    {
+        if (_inbound.Writer.TryWrite(message))
+        {
+            _inboundFull = false;
+            return;
+        }
+
+        using (message)
+        {
+            if (_disposeCts.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _metrics.MessagesDropped(1, "inbound_full");
+            if (!_inboundFull)
+            {
+                _inboundFull = true;
+                Log.InboundFull(_logger, Name, _options.InboundCapacity);
+            }
+
+            if (message.Id is { } id)
+            {
+                Reply(message.Generation, ProtocolWriter.ErrorReply(id, "client_busy", $"The client's queue of {_options.InboundCapacity} messages waiting for its handlers is full."));
+            }
+        }
     }
 
     private void CompleteRequest(JsonElement root, JsonElement replyId)

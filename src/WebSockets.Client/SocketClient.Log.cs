@@ -80,5 +80,8 @@ public sealed partial class SocketClient
 
         [LoggerMessage(323, LogLevel.Warning, "WebSocket client '{Name}' will not reconnect; {Count} requests still in its outbox failed unsent.", EventName = "RequestsNotSent")]
         public static partial void RequestsNotSent(ILogger logger, string name, int count);
+
+        [LoggerMessage(324, LogLevel.Warning, "WebSocket client '{Name}' is dropping received messages: {Capacity} already wait for its handlers (each is counted; server requests are answered client_busy).", EventName = "InboundFull")]
+        public static partial void InboundFull(ILogger logger, string name, int capacity);
     }
 }

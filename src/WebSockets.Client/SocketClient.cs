@@ -33,7 +33,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     private readonly Outbox _outbox;
     private readonly ConcurrentDictionary<string, EventHandlerEntry> _handlers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, PendingRequest> _pending = new();
-    private readonly Channel<InboundMessage> _inbound = Channel.CreateUnbounded<InboundMessage>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<InboundMessage> _inbound;
     private readonly CancellationTokenSource _disposeCts = new();
     private readonly Lock _lock = new();
     private static readonly AsyncLocal<bool> s_inDispatch = new();
@@ -50,6 +50,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     private Task? _dispatchTask;
     private Task? _stopTask;
     private int _disposed;
+    private bool _inboundFull;
 
     /// <summary>Creates a client. It does not connect until <see cref="StartAsync"/> or <see cref="StartOrFailAsync"/>.</summary>
     /// <param name="uri">The server's WebSocket URI (<c>ws://</c> or <c>wss://</c>).</param>
@@ -75,6 +76,13 @@ public sealed partial class SocketClient : IAsyncDisposable
         _logger = options.LoggerFactory?.CreateLogger<SocketClient>() ?? NullLogger<SocketClient>.Instance;
         _metrics = new ClientMetrics(options.MeterFactory, Name);
         _outbox = new Outbox(options.OutboxCapacity);
+        // Only written with TryWrite by the receive loop, which never waits: a full queue drops (see Received).
+        _inbound = Channel.CreateBounded<InboundMessage>(new BoundedChannelOptions(options.InboundCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
     }
 
     /// <summary>Raised on every change of <see cref="State"/>, in order, from the client's connection loop.</summary>
