@@ -18,12 +18,12 @@ public sealed class ClientInboundTests
         await using var client = new SocketClient(server.Uri("/ws/events"), new SocketClientOptions { InboundCapacity = 2, MeterFactory = meters });
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var ticks = new List<int>();
+        var ticks = new System.Collections.Concurrent.ConcurrentQueue<int>();
         client.On<int>("tick", async (tick, _) =>
         {
             entered.TrySetResult();
             await gate.Task;
-            ticks.Add(tick);
+            ticks.Enqueue(tick);
         });
         var news = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         client.On<string>("news", text => news.TrySetResult(text));
@@ -53,6 +53,7 @@ public sealed class ClientInboundTests
 
         // Once the handler is free, what was kept is handled in order, and later messages get through.
         gate.TrySetResult();
+        await Poll.UntilAsync(() => ticks.Count >= 9, "the kept ticks to be handled");
         await client.EmitAsync("news", "after");
         Assert.Equal("after", await news.Task.DefaultTimeout());
         Assert.Equal([1, 2, 3, 1, 2, 3, 4, 5, 6], ticks);
