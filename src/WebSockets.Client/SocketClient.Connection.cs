@@ -59,6 +59,8 @@ public sealed partial class SocketClient
                 throw new ObjectDisposedException(nameof(SocketClient), $"The WebSocket client '{Name}' was stopped; create a new one.");
             }
 
+            // A run that gave up detaches its _connected (under this lock) before it says so, so a start made right
+            // after a failure, even before that run has quite ended, makes a new attempt instead of getting the old result.
             if (_runTask is { IsCompleted: false } && _connected is not null)
             {
                 return _connected.Task;
@@ -66,13 +68,24 @@ public sealed partial class SocketClient
 
             _started = true;
             Volatile.Write(ref _gaveUp, false);
-            _runCts?.Dispose();
+            var previousRun = _runTask;
+            var previousCts = _runCts;
             _runCts = CancellationTokenSource.CreateLinkedTokenSource(_disposeCts.Token);
             _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _dispatchTask ??= Task.Run(DispatchLoopAsync);
             var connected = _connected;
             var token = _runCts.Token;
-            _runTask = Task.Run(() => RunAsync(failFast, connected, token));
+            _runTask = Task.Run(async () =>
+            {
+                // The previous run is only finishing (it never throws); the new one starts once it has ended.
+                if (previousRun is not null)
+                {
+                    await previousRun.ConfigureAwait(false);
+                }
+
+                previousCts?.Dispose();
+                await RunAsync(failFast, connected, token).ConfigureAwait(false);
+            });
             return connected.Task;
         }
     }
@@ -108,7 +121,7 @@ public sealed partial class SocketClient
                     if (failFast && !everConnected)
                     {
                         Log.ConnectFailed(_logger, Name, Uri, attempt, error!);
-                        Volatile.Write(ref _gaveUp, true);
+                        GiveUp(firstConnection);
                         SetState(new SocketClientStateChangedEventArgs(SocketClientState.Disconnected, reason: SocketClientDisconnectReason.ConnectFailed, exception: error));
                         firstConnection.TrySetException(error!);
                         return;
@@ -135,12 +148,14 @@ public sealed partial class SocketClient
                 }
 
                 Log.Disconnected(_logger, Name, end.Reason, end.CloseStatus, end.Exception);
-                SetState(new SocketClientStateChangedEventArgs(SocketClientState.Disconnected, reason: end.Reason, closeStatus: end.CloseStatus, exception: end.Exception));
                 if (!_options.Reconnect)
                 {
-                    Volatile.Write(ref _gaveUp, true);
+                    GiveUp(firstConnection);
+                    SetState(new SocketClientStateChangedEventArgs(SocketClientState.Disconnected, reason: end.Reason, closeStatus: end.CloseStatus, exception: end.Exception));
                     return;
                 }
+
+                SetState(new SocketClientStateChangedEventArgs(SocketClientState.Disconnected, reason: end.Reason, closeStatus: end.CloseStatus, exception: end.Exception));
 
                 attempt = 1;
                 await BackOffAsync(attempt, end.Exception, cancellationToken).ConfigureAwait(false);
@@ -148,21 +163,66 @@ public sealed partial class SocketClient
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            firstConnection.TrySetCanceled(cancellationToken);
             if (!_stopRequested)
             {
+                // A canceled start: no attempt follows until the client is started again.
+                GiveUp(firstConnection);
                 SetState(new SocketClientStateChangedEventArgs(SocketClientState.Disconnected, reason: SocketClientDisconnectReason.Stopped));
             }
+
+            firstConnection.TrySetCanceled(cancellationToken);
         }
         catch (Exception ex)
         {
             // Not expected: every failure above is handled. Don't leave a start waiting forever.
             Log.LoopFailed(_logger, Name, ex);
-            firstConnection.TrySetException(ex);
-            Volatile.Write(ref _gaveUp, true);
+            GiveUp(firstConnection);
             SetState(new SocketClientStateChangedEventArgs(SocketClientState.Disconnected, reason: SocketClientDisconnectReason.ConnectionLost, exception: ex));
+            firstConnection.TrySetException(ex);
         }
     }
+
+    /// <summary>
+    /// Called by a run that ends without a stop, before it announces it: a later start makes a new attempt, sends fail
+    /// with <see cref="SocketClientSendFailure.NotConnected"/>, and requests still in the outbox fail now instead of
+    /// waiting for their timeout. Does nothing if a newer run has started meanwhile.
+    /// </summary>
+    private void GiveUp(TaskCompletionSource firstConnection)
+    {
+        lock (_lock)
+        {
+            if (!ReferenceEquals(_connected, firstConnection))
+            {
+                return;
+            }
+
+            _connected = null;
+            Volatile.Write(ref _gaveUp, true);
+        }
+
+        FailQueuedRequests();
+    }
+
+    /// <summary>Fails the requests in the outbox (never written) with <see cref="SocketClientSendFailure.NotConnected"/>.</summary>
+    private void FailQueuedRequests()
+    {
+        var failed = 0;
+        foreach (var message in _outbox.TakeRequests(Volatile.Read(ref _generation)))
+        {
+            if (message.Request!.TrySetException(NotSentException(message.Request)))
+            {
+                failed++;
+            }
+        }
+
+        if (failed > 0)
+        {
+            Log.RequestsNotSent(_logger, Name, failed);
+        }
+    }
+
+    private SocketClientSendException NotSentException(PendingRequest request)
+        => new(SocketClientSendFailure.NotConnected, $"The WebSocket client '{Name}' is disconnected and will not reconnect (Reconnect is off, StartOrFailAsync failed, or StartAsync was canceled); request '{request.EventName}' (id {request.Id}) was not sent.");
 
     private async Task BackOffAsync(int attempt, Exception? error, CancellationToken cancellationToken)
     {
@@ -397,7 +457,7 @@ public sealed partial class SocketClient
     {
         if (type == WebSocketMessageType.Binary || _options.Protocol == SocketClientProtocol.Raw)
         {
-            _inbound.Writer.TryWrite(InboundMessage.Raw(generation, type, payload.ToArray()));
+            ToHandlers(InboundMessage.Raw(generation, type, payload.ToArray()));
             return;
         }
 
@@ -451,7 +511,41 @@ public sealed partial class SocketClient
         }
 
         root.TryGetProperty("data", out var data);
-        _inbound.Writer.TryWrite(InboundMessage.Event(generation, document, name, data, id));
+        ToHandlers(InboundMessage.Event(generation, document, name, data, id));
+    }
+
+    /// <summary>
+    /// Queues a message for the handlers without ever waiting, so that the receive loop goes on reading (and replies to
+    /// the client's own requests go on completing). A message that finds the queue full is dropped, logged (once per
+    /// overflow) and counted; a server request is answered <c>client_busy</c> so that the server does not wait for it.
+    /// </summary>
+    private void ToHandlers(InboundMessage message)
+    {
+        if (_inbound.Writer.TryWrite(message))
+        {
+            _inboundFull = false;
+            return;
+        }
+
+        using (message)
+        {
+            if (_disposeCts.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _metrics.MessagesDropped(1, "inbound_full");
+            if (!_inboundFull)
+            {
+                _inboundFull = true;
+                Log.InboundFull(_logger, Name, _options.InboundCapacity);
+            }
+
+            if (message.Id is { } id)
+            {
+                Reply(message.Generation, ProtocolWriter.ErrorReply(id, "client_busy", $"The client's queue of {_options.InboundCapacity} messages waiting for its handlers is full."));
+            }
+        }
     }
 
     private void CompleteRequest(JsonElement root, JsonElement replyId)

@@ -77,5 +77,11 @@ public sealed partial class SocketClient
 
         [LoggerMessage(322, LogLevel.Critical, "The connection loop of WebSocket client '{Name}' failed unexpectedly; the client stays disconnected.", EventName = "LoopFailed")]
         public static partial void LoopFailed(ILogger logger, string name, Exception exception);
+
+        [LoggerMessage(323, LogLevel.Warning, "WebSocket client '{Name}' will not reconnect; {Count} requests still in its outbox failed unsent.", EventName = "RequestsNotSent")]
+        public static partial void RequestsNotSent(ILogger logger, string name, int count);
+
+        [LoggerMessage(324, LogLevel.Warning, "WebSocket client '{Name}' is dropping received messages: {Capacity} already wait for its handlers (each is counted; server requests are answered client_busy).", EventName = "InboundFull")]
+        public static partial void InboundFull(ILogger logger, string name, int capacity);
     }
 }

@@ -33,7 +33,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     private readonly Outbox _outbox;
     private readonly ConcurrentDictionary<string, EventHandlerEntry> _handlers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, PendingRequest> _pending = new();
-    private readonly Channel<InboundMessage> _inbound = Channel.CreateUnbounded<InboundMessage>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<InboundMessage> _inbound;
     private readonly CancellationTokenSource _disposeCts = new();
     private readonly Lock _lock = new();
     private static readonly AsyncLocal<bool> s_inDispatch = new();
@@ -50,6 +50,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     private Task? _dispatchTask;
     private Task? _stopTask;
     private int _disposed;
+    private bool _inboundFull;
 
     /// <summary>Creates a client. It does not connect until <see cref="StartAsync"/> or <see cref="StartOrFailAsync"/>.</summary>
     /// <param name="uri">The server's WebSocket URI (<c>ws://</c> or <c>wss://</c>).</param>
@@ -75,6 +76,13 @@ public sealed partial class SocketClient : IAsyncDisposable
         _logger = options.LoggerFactory?.CreateLogger<SocketClient>() ?? NullLogger<SocketClient>.Instance;
         _metrics = new ClientMetrics(options.MeterFactory, Name);
         _outbox = new Outbox(options.OutboxCapacity);
+        // Only written with TryWrite by the receive loop, which never waits: a full queue drops (see Received).
+        _inbound = Channel.CreateBounded<InboundMessage>(new BoundedChannelOptions(options.InboundCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
     }
 
     /// <summary>Raised on every change of <see cref="State"/>, in order, from the client's connection loop.</summary>
@@ -274,6 +282,10 @@ public sealed partial class SocketClient : IAsyncDisposable
     /// buffered while the client is not connected (unless <paramref name="options"/> says otherwise); the timeout
     /// counts from this call. Once written, a request whose connection drops before its reply arrives fails with
     /// <see cref="SocketClientRequestException.ConnectionClosedCode"/>: it is not re-sent, as the server may have handled it.
+    /// A request still in the outbox when the client gives up (the connection ends with <see cref="SocketClientOptions.Reconnect"/>
+    /// off, <see cref="StartOrFailAsync"/> fails, or <see cref="StartAsync"/> is canceled) fails at once with
+    /// <see cref="SocketClientSendException"/> (<see cref="SocketClientSendFailure.NotConnected"/>): it was never sent. One
+    /// still in the outbox at <see cref="StopAsync"/> fails with <see cref="SocketClientRequestException.ConnectionClosedCode"/>.
     /// </summary>
     /// <typeparam name="TReply">The type the reply's <c>data</c> is deserialized to.</typeparam>
     /// <param name="eventName">The event name.</param>
@@ -283,7 +295,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     /// <param name="cancellationToken">Stops waiting; the request is withdrawn if not yet written.</param>
     /// <exception cref="SocketClientRequestException">The server answered with an error reply, the reply did not bind, or the connection closed first.</exception>
     /// <exception cref="TimeoutException">No reply came within the timeout.</exception>
-    /// <exception cref="SocketClientSendException">The request can neither be sent nor buffered.</exception>
+    /// <exception cref="SocketClientSendException">The request can neither be sent nor buffered, or the client gave up before it was sent.</exception>
     public async Task<TReply> RequestAsync<TReply>(string eventName, object? data = null, TimeSpan? timeout = null, SocketClientSendOptions? options = null, CancellationToken cancellationToken = default)
     {
         EnsureEvents(eventName);
@@ -414,6 +426,12 @@ public sealed partial class SocketClient : IAsyncDisposable
         }
 
         ReportExpired(expired);
+        if (queued && message.Request is { } request && Volatile.Read(ref _gaveUp) && _outbox.TryRemove(message))
+        {
+            // The client gave up after the check above and before the message got in: it would wait for its timeout.
+            throw NotSentException(request);
+        }
+
         if (!queued)
         {
             Log.OutboxFull(_logger, Name, _outbox.Capacity, state);

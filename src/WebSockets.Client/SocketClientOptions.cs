@@ -72,6 +72,15 @@ public sealed class SocketClientOptions
     public int OutboxCapacity { get; set; } = 1000;
 
     /// <summary>
+    /// Gets or sets how many received messages (events, server requests, raw messages) may wait for the handlers, which
+    /// run one at a time. When that many wait, a newly received message is dropped, logged and counted (reason
+    /// <c>inbound_full</c>), and a server request is answered with the error reply <c>client_busy</c>; the connection is
+    /// never paused, so replies to the client's own requests, which don't wait for the handlers, are never held back.
+    /// Must be positive. The default is 10000.
+    /// </summary>
+    public int InboundCapacity { get; set; } = 10_000;
+
+    /// <summary>
     /// Gets or sets how long a message stays valid by default (see <see cref="SocketClientSendOptions.TimeToLive"/>).
     /// Must be positive or <see cref="Timeout.InfiniteTimeSpan"/>. The default is <see cref="Timeout.InfiniteTimeSpan"/>.
     /// </summary>

@@ -25,14 +25,16 @@ public sealed class RedisBackplaneOptions
 
     /// <summary>
     /// Gets or sets how often this server tells Redis it is alive, refreshes the expiry of its presence, and removes the
-    /// presence of servers whose heartbeat expired. Must be positive. The default is 5 seconds.
+    /// presence of servers whose heartbeat expired; the subscriber connection is PINGed as often. Must be between
+    /// 100 milliseconds and 1 hour. The default is 5 seconds.
     /// </summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Gets or sets how long a server's presence outlives its last heartbeat: a server that stops without a graceful
     /// shutdown leaves presence queries this long after its last heartbeat, and its keys in Redis expire then too.
-    /// Must be at least twice <see cref="HeartbeatInterval"/>. The default is 15 seconds.
+    /// A heartbeat, or a PING of the subscriber connection, that gets no answer within it drops its connection. Must be at
+    /// least twice <see cref="HeartbeatInterval"/> and at most 1 day. The default is 15 seconds.
     /// </summary>
     public TimeSpan PresenceTtl { get; set; } = TimeSpan.FromSeconds(15);
 

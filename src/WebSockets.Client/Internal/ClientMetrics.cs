@@ -19,7 +19,7 @@ internal sealed class ClientMetrics
         _name = name;
         var meter = meterFactory?.Create(MeterName) ?? s_sharedMeter.Value;
         _droppedMessages = meter.CreateCounter<long>(
-            "websockets.client.dropped_messages", "{message}", "Messages dropped from the outbox instead of being sent, by client and reason (expired, stopped).");
+            "websockets.client.dropped_messages", "{message}", "Messages dropped instead of being sent (reasons expired, stopped) or handled (reason inbound_full), by client and reason.");
         _connectionAttempts = meter.CreateCounter<long>(
             "websockets.client.connection_attempts", "{attempt}", "Connection attempts, by client and result (success, failure).");
     }

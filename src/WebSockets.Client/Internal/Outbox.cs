@@ -128,6 +128,56 @@ internal sealed class Outbox(int capacity)
         waiter?.TrySetResult();
     }
 
+    /// <summary>Removes <paramref name="message"/> wherever it is; <see langword="false"/> if it is not in the outbox.</summary>
+    public bool TryRemove(OutgoingMessage message)
+    {
+        lock (_lock)
+        {
+            var count = _queue.Count;
+            var found = false;
+            for (var i = 0; i < count; i++)
+            {
+                var queued = _queue.Dequeue();
+                if (!found && ReferenceEquals(queued, message))
+                {
+                    found = true;
+                    continue;
+                }
+
+                _queue.Enqueue(queued);
+            }
+
+            return found;
+        }
+    }
+
+    /// <summary>Removes and returns the requests (never written) that someone still waits for; obsolete ones are removed too.</summary>
+    public List<OutgoingMessage> TakeRequests(int currentGeneration)
+    {
+        lock (_lock)
+        {
+            var taken = new List<OutgoingMessage>();
+            var count = _queue.Count;
+            for (var i = 0; i < count; i++)
+            {
+                var message = _queue.Dequeue();
+                if (message.Request is not null)
+                {
+                    if (!message.IsObsolete(currentGeneration))
+                    {
+                        taken.Add(message);
+                    }
+
+                    continue;
+                }
+
+                _queue.Enqueue(message);
+            }
+
+            return taken;
+        }
+    }
+
     /// <summary>Removes and returns every message that someone still wants (obsolete ones are left out), and closes the outbox: later enqueues throw <see cref="OutboxClosedException"/>.</summary>
     public List<OutgoingMessage> Clear(int currentGeneration)
     {

@@ -30,6 +30,11 @@ internal static class SocketClientOptionsValidator
             errors.Add($"OutboxCapacity must be positive; it is {options.OutboxCapacity}.");
         }
 
+        if (options.InboundCapacity < 1)
+        {
+            errors.Add($"InboundCapacity must be positive; it is {options.InboundCapacity}.");
+        }
+
         if (options.MaxMessageSize < 1)
         {
             errors.Add($"MaxMessageSize must be positive; it is {options.MaxMessageSize}.");

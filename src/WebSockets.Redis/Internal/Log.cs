@@ -64,5 +64,11 @@ internal sealed partial class RedisSocketBackplane
 
         [LoggerMessage(216, LogLevel.Warning, "The heartbeat to Redis got no answer within {Timeout}; dropping the connection to make a new one.", EventName = "HeartbeatTimedOut")]
         public static partial void HeartbeatTimedOut(ILogger logger, TimeSpan timeout);
+
+        [LoggerMessage(217, LogLevel.Warning, "The subscriber connection to Redis did not answer a PING within {Timeout}; dropping it to connect and subscribe again.", EventName = "SubscriberPingTimedOut")]
+        public static partial void SubscriberPingTimedOut(ILogger logger, TimeSpan timeout);
+
+        [LoggerMessage(218, LogLevel.Debug, "The PING of the subscriber connection to Redis failed.", EventName = "SubscriberPingFailed")]
+        public static partial void SubscriberPingFailed(ILogger logger, Exception exception);
     }
 }

@@ -370,6 +370,8 @@ internal sealed partial class RedisClient : IAsyncDisposable
             }
         }
 
+        // Only "message" pushes go to the callback: every other reply of a subscribed connection (the "subscribe"
+        // confirmation, the ["pong", ""] answer to a PING) answers the oldest command waiting for its reply.
         private static bool IsPushedMessage(RedisReply reply)
             => reply.Items is [{ Bytes: { } kind }, ..] && kind.AsSpan().SequenceEqual("message"u8);
 

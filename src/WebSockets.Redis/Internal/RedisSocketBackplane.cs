@@ -31,6 +31,7 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
     private RedisClient? _subscriber;
     private Task? _presenceLoop;
     private Task? _heartbeatLoop;
+    private Task _subscriberCheck = Task.CompletedTask;
     private byte[] _serverIdBytes = [];
     private string _channel = string.Empty;
     private string _serversKey = string.Empty;
@@ -495,6 +496,12 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token))
             {
+                // The subscriber is checked on its own: a half-open subscriber socket loses every message unseen.
+                if (_subscriberCheck.IsCompleted)
+                {
+                    _subscriberCheck = CheckSubscriberAsync();
+                }
+
                 if (!_commands!.IsConnected)
                 {
                     continue;
@@ -531,6 +538,40 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
         }
         catch (OperationCanceledException)
         {
+        }
+
+        await _subscriberCheck;
+    }
+
+    /// <summary>
+    /// PINGs the subscriber connection (allowed in subscribed mode, where the answer is <c>["pong", ""]</c>, matched to the
+    /// PING like any reply) and drops it if no answer comes within <see cref="RedisBackplaneOptions.PresenceTtl"/>: the
+    /// client then connects again and re-subscribes. Never throws.
+    /// </summary>
+    private async Task CheckSubscriberAsync()
+    {
+        var subscriber = _subscriber!;
+        if (!subscriber.IsConnected)
+        {
+            return;
+        }
+
+        try
+        {
+            (await subscriber.ExecuteAsync("PING").WaitAsync(_settings.PresenceTtl, _timeProvider, _stopping.Token)).ThrowIfError();
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        catch (TimeoutException)
+        {
+            // A PING of a connection that failed fails at once; one that times out was sent on the current connection.
+            Log.SubscriberPingTimedOut(_logger, _settings.PresenceTtl);
+            subscriber.Abort(new TimeoutException("The subscriber connection to Redis did not answer a PING."));
+        }
+        catch (Exception ex)
+        {
+            Log.SubscriberPingFailed(_logger, ex);
         }
     }
 
