@@ -63,6 +63,11 @@ internal sealed class ReportWriter(List<JsonElement> runs, string tag)
             md.AppendLine(check);
         }
 
+        if (_chartRows.Count == 0)
+        {
+            return md.ToString(); // a scale-only run has nothing to chart
+        }
+
         md.AppendLine();
         md.AppendLine("## Charts");
         md.AppendLine();
@@ -195,19 +200,28 @@ internal sealed class ReportWriter(List<JsonElement> runs, string tag)
             return;
         }
 
-        md.AppendLine("## Scale: one library server process");
+        md.AppendLine("## Scale: one server process");
         md.AppendLine();
-        md.AppendLine("Clients spread over two load-generator processes and 116 source addresses (127.0.0.2–127.0.0.117).");
+        md.AppendLine("Clients spread over two load-generator processes and 116 source addresses (127.0.0.2–127.0.0.117). "
+            + "Each broadcast is one 64 B message to every connection, timed from just before the request to the last receipt "
+            + "in either generator; the median of the timed broadcasts is shown, with all of them. Older results have one "
+            + "library broadcast only.");
         md.AppendLine();
-        md.AppendLine("| connections held | server RSS MiB | one broadcast reaches all (ms, from the request to the last receipt) |");
-        md.AppendLine("| --- | --- | --- |");
+        md.AppendLine("| server | connections held | server RSS MiB | one broadcast reaches all (ms, median) | × Kestrel | µs per recipient | each broadcast (ms) |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+        var kestrelScale = scale.FirstOrDefault(r => Str(r, "target") == "kestrel");
         foreach (var r in scale)
         {
-            md.AppendLine($"| {Num(r, "connections_held"):0} | {Num(r, "server_rss_kib") / 1024:0} | {Num(r, "broadcast_all_received_ms"):0} |");
+            var target = Str(r, "target") is { Length: > 0 } t ? t : "library";
+            var ms = Num(r, "broadcast_all_received_ms");
+            var ratio = kestrelScale.ValueKind == JsonValueKind.Object ? (ms / Num(kestrelScale, "broadcast_all_received_ms")).ToString("0.00", s_inv) : "–";
+            var each = r.TryGetProperty("broadcast_ms_all", out var all) ? string.Join(", ", all.EnumerateArray().Select(static e => e.GetDouble().ToString("0", s_inv))) : "";
+            var perRecipient = ms * 1000 / Num(r, "connections_held");
+            md.AppendLine($"| {target} | {Num(r, "connections_held"):0} | {Num(r, "server_rss_kib") / 1024:0} | {ms:0} | {ratio} | {perRecipient:0.0} | {each} |");
         }
 
         md.AppendLine();
-        var held = scale.Max(r => Num(r, "connections_held"));
+        var held = scale.Where(r => Str(r, "target") is "" or "library").Select(r => Num(r, "connections_held")).DefaultIfEmpty(0).Max();
         checks.Add($"| scale: ≥ 19 000 connections in one process | {held:0} | {(held >= 19000 ? "yes" : "**no**")} |");
     }
 
