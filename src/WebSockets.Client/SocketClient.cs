@@ -341,6 +341,33 @@ public sealed partial class SocketClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Presents a fresh token from <see cref="SocketClientOptions.AccessTokenProvider"/> to the server over the open
+    /// connection, with the built-in <c>$auth</c> request, so that a server that closes connections when their
+    /// authentication expires keeps this one open. The token must be for the same user. Call it before the current
+    /// token expires; reconnecting asks the provider again anyway. Not buffered: it fails when not connected.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting for the token or the reply.</param>
+    /// <exception cref="InvalidOperationException">No <see cref="SocketClientOptions.AccessTokenProvider"/> is set, or it returned no token.</exception>
+    /// <exception cref="SocketClientRequestException">The server refused the token (<c>unauthorized</c>, <c>forbidden</c>), or the connection closed first.</exception>
+    /// <exception cref="SocketClientSendException">The client is not connected.</exception>
+    /// <exception cref="TimeoutException">No reply came within <see cref="SocketClientOptions.RequestTimeout"/>.</exception>
+    public async Task RefreshTokenAsync(CancellationToken cancellationToken = default)
+    {
+        if (_options.AccessTokenProvider is not { } provider)
+        {
+            throw new InvalidOperationException($"The WebSocket client '{Name}' has no AccessTokenProvider to refresh its token from.");
+        }
+
+        var token = await provider(cancellationToken).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(token))
+        {
+            throw new InvalidOperationException($"The AccessTokenProvider of the WebSocket client '{Name}' returned no token.");
+        }
+
+        await RequestAsync<JsonElement>("$auth", new Dictionary<string, string> { ["token"] = token }, options: SocketClientSendOptions.FailIfNotConnected, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Sends a text message as it is. Completes once the message is in the outbox.</summary>
     /// <param name="text">The text.</param>
     /// <param name="options">Per-message options; <see langword="null"/> for the defaults.</param>

@@ -28,4 +28,10 @@ public enum DisconnectReason
 
     /// <summary>A connect hook threw or did not finish within <see cref="WebSocketEndpointOptions.HandshakeTimeout"/>; closed with 1011.</summary>
     HookFailed,
+
+    /// <summary>
+    /// The authenticated identity expired (see <see cref="WebSocketEndpointOptions.CloseOnAuthenticationExpiration"/>)
+    /// and no token refresh extended it; closed with 1008 (policy violation).
+    /// </summary>
+    AuthenticationExpired,
 }

@@ -22,10 +22,16 @@ public interface ISocketConnection
     /// <summary>Gets the namespace the connection belongs to.</summary>
     string Namespace { get; }
 
-    /// <summary>Gets the user of the upgrade request.</summary>
+    /// <summary>
+    /// Gets the user of the upgrade request, or the user of the latest accepted <c>$auth</c> token refresh, which
+    /// keeps the same user ID and may bring new claims.
+    /// </summary>
     ClaimsPrincipal User { get; }
 
-    /// <summary>Gets the query string of the upgrade request.</summary>
+    /// <summary>
+    /// Gets the query string of the upgrade request, without its <c>access_token</c> parameter, so that code which logs
+    /// the query cannot leak the token.
+    /// </summary>
     IQueryCollection Query { get; }
 
     /// <summary>Gets the headers of the upgrade request.</summary>

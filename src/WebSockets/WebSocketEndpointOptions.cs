@@ -87,4 +87,21 @@ public sealed class WebSocketEndpointOptions
     /// writes the reason as a plain-text body.
     /// </summary>
     public Func<WebSocketUpgradeFailedContext, Task>? OnUpgradeFailed { get; set; }
+
+    /// <summary>
+    /// Gets or sets whether a connection is closed, with 1008 and <see cref="DisconnectReason.AuthenticationExpired"/>,
+    /// when the authentication of its upgrade request expires. The expiry is
+    /// <see cref="Microsoft.AspNetCore.Authentication.AuthenticationProperties.ExpiresUtc"/> of the authentication
+    /// result (JWT bearer sets it from the token's <c>exp</c>; a cookie from its ticket); without one, nothing expires.
+    /// An event endpoint's client can push the expiry back with the built-in <c>$auth</c> request (docs/protocol.md).
+    /// The default is <see langword="true"/>.
+    /// </summary>
+    public bool CloseOnAuthenticationExpiration { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets the authentication scheme that checks the token of a <c>$auth</c> token refresh, presented to it
+    /// as an <c>Authorization: Bearer</c> header. The default, <see langword="null"/>, uses the default authenticate
+    /// scheme.
+    /// </summary>
+    public string? TokenRefreshScheme { get; set; }
 }

@@ -171,6 +171,8 @@ public static class WebSocketEndpointRouteBuilderExtensions
         // The WebSocket middleware supplies the upgrade feature; wrapping the endpoint in it means the app needs no
         // UseWebSockets() call. When the app has one, the middleware passes the request through.
         var middleware = new WebSocketMiddleware(endpoint.HandleAsync, Options.Create(new WebSocketOptions()), services.GetRequiredService<ILoggerFactory>());
-        return endpoints.Map(pattern, middleware.Invoke).WithDisplayName($"WebSocket {pattern}");
+        return endpoints.Map(pattern, middleware.Invoke)
+            .WithDisplayName($"WebSocket {pattern}")
+            .WithMetadata(WebSocketEndpointMetadata.Instance);
     }
 }

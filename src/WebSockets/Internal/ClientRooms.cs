@@ -5,7 +5,7 @@ internal static class ClientRooms
 {
     public const string JoinEvent = "$join";
     public const string LeaveEvent = "$leave";
-    public const string Forbidden = "forbidden";
+    public const string Forbidden = ErrorNotice.Forbidden;
     public const string TooManyRooms = "too_many_rooms";
 
     public static Func<ISocketConnection, RoomRequest?, CancellationToken, Task<RoomReply>> Join(Func<ISocketConnection, string, CancellationToken, ValueTask<bool>> authorize)

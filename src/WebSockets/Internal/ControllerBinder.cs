@@ -40,8 +40,15 @@ internal static class ControllerBinder
                     $"{controllerType.Name} maps event '{name}' twice: {existing.Method.Name}({Parameters(existing.Method)}) and {method.Name}({Parameters(method)}). Rename one, or name its event with [SocketEvent(\"…\")].");
             }
 
-            var handler = HandlerBinder.Bind(method, target: null, controllerType, services, rawMessages: false, $"{controllerType.Name}.{method.Name} (event '{name}')");
-            events[name] = (method, new EventRegistration(name, handler, CreateTarget));
+            var source = $"{controllerType.Name}.{method.Name} (event '{name}')";
+            var handler = HandlerBinder.Bind(method, target: null, controllerType, services, rawMessages: false, source);
+            var authorization = EventAuthorization.Find(method, controllerType);
+            if (authorization is not null)
+            {
+                EventAuthorization.EnsureAvailable(services, source);
+            }
+
+            events[name] = (method, new EventRegistration(name, handler, CreateTarget, authorization));
         }
 
         ns.AddEvents(events.Values.Select(static e => e.Registration), controllerType.Name);

@@ -16,4 +16,6 @@ internal static class ErrorNotice
     public const string DuplicateId = "duplicate_id";
     public const string ConnectionClosed = "connection_closed";
     public const string Busy = "busy";
+    public const string Forbidden = "forbidden";
+    public const string Unauthorized = "unauthorized";
 }

@@ -154,6 +154,12 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
     {
         try
         {
+            if (registration.Authorization is { } authorization && !await IsAuthorizedAsync(connection, authorization))
+            {
+                await ReportAsync(connection, new SocketEventError(ErrorNotice.Forbidden, $"The user is not authorized to send event '{registration.Name}'.", registration.Name, id), cancellationToken);
+                return;
+            }
+
             object? result;
             var handler = registration.Handler;
             var scope = handler.NeedsScope ? _scopeFactory.CreateAsyncScope() : default;
@@ -225,6 +231,13 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
                 connection.EndRequest(requestId);
             }
         }
+    }
+
+    private async ValueTask<bool> IsAuthorizedAsync(SocketConnection connection, Microsoft.AspNetCore.Authorization.IAuthorizeData[] authorization)
+    {
+        // Authorization handlers may be scoped services.
+        await using var scope = _scopeFactory.CreateAsyncScope();
+        return await EventAuthorization.IsAuthorizedAsync(scope.ServiceProvider, connection, authorization);
     }
 
     /// <summary>

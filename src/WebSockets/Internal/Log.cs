@@ -91,6 +91,15 @@ internal sealed partial class SocketConnection
         [LoggerMessage(28, LogLevel.Debug, "Connection {ConnectionId} sent nothing for {IdleTimeout}; closing it.", EventName = "IdleTimeout")]
         public static partial void IdleTimeout(ILogger logger, string connectionId, TimeSpan idleTimeout);
 
+        [LoggerMessage(140, LogLevel.Information, "The authentication of connection {ConnectionId} expired at {ExpiresAt:O}; closing it.", EventName = "AuthenticationExpired")]
+        public static partial void AuthenticationExpired(ILogger logger, string connectionId, DateTimeOffset expiresAt);
+
+        [LoggerMessage(141, LogLevel.Debug, "Connection {ConnectionId} refreshed its token; its authentication now expires at {ExpiresAt:O}.", EventName = "TokenRefreshed")]
+        public static partial void TokenRefreshed(ILogger logger, string connectionId, DateTimeOffset? expiresAt);
+
+        [LoggerMessage(142, LogLevel.Information, "A token refresh of connection {ConnectionId} was refused.", EventName = "TokenRefreshRefused")]
+        public static partial void TokenRefreshRefused(ILogger logger, string connectionId);
+
         [LoggerMessage(29, LogLevel.Error, "A callback registered on the ConnectionClosed token of connection {ConnectionId} threw.", EventName = "ClosedCallbackFailed")]
         public static partial void ClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);
     }

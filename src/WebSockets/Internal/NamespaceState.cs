@@ -7,7 +7,12 @@ namespace WebSockets.Internal;
 /// <param name="Name">The event name.</param>
 /// <param name="Handler">The compiled handler.</param>
 /// <param name="CreateTarget">For controller methods: makes the controller for one message from the scope.</param>
-internal sealed record EventRegistration(string Name, BoundHandler Handler, Func<IServiceProvider, ISocketConnection, object>? CreateTarget = null);
+/// <param name="Authorization">The <c>[Authorize]</c> data the connection's user must meet, or null.</param>
+internal sealed record EventRegistration(
+    string Name,
+    BoundHandler Handler,
+    Func<IServiceProvider, ISocketConnection, object>? CreateTarget = null,
+    Microsoft.AspNetCore.Authorization.IAuthorizeData[]? Authorization = null);
 
 /// <summary>A namespace at run time: its hooks, its events and its live connections.</summary>
 internal sealed class NamespaceState
@@ -32,8 +37,9 @@ internal sealed class NamespaceState
             events[ClientRooms.LeaveEvent] = ClientRooms.Leave;
         }
 
+        events[TokenRefresh.Event] = TokenRefresh.Handle;
         _events = events
-            .Select(e => new EventRegistration(e.Key, HandlerBinder.Bind(e.Value.Method, e.Value.Target, null, services, rawMessages: false, $"Event '{e.Key}' of namespace '{Name}'")))
+            .Select(e => Register(e.Key, e.Value, services))
             .ToFrozenDictionary(static e => e.Name, StringComparer.Ordinal);
         BinaryHandler = builder.BinaryHandler is { } binary
             ? HandlerBinder.Bind(binary.Method, binary.Target, null, services, rawMessages: true, $"The binary handler of namespace '{Name}'")
@@ -41,6 +47,18 @@ internal sealed class NamespaceState
     }
 
     public string Name { get; }
+
+    private EventRegistration Register(string eventName, Delegate handler, IServiceProvider services)
+    {
+        var source = $"Event '{eventName}' of namespace '{Name}'";
+        var authorization = EventAuthorization.Find(handler.Method, controllerType: null);
+        if (authorization is not null)
+        {
+            EventAuthorization.EnsureAvailable(services, source);
+        }
+
+        return new EventRegistration(eventName, HandlerBinder.Bind(handler.Method, handler.Target, null, services, rawMessages: false, source), Authorization: authorization);
+    }
 
     public Func<ISocketConnection, CancellationToken, Task>[] ConnectedHooks => _connectedHooks;
 

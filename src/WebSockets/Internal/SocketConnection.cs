@@ -41,6 +41,7 @@ internal sealed partial class SocketConnection : ISocketConnection
     private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private ClaimsPrincipal _user;
     private WebSocket? _socket;
     private Task _writing = Task.CompletedTask;
     private ITimer? _idleTimer;
@@ -69,9 +70,9 @@ internal sealed partial class SocketConnection : ISocketConnection
         _logger = registry.ConnectionLogger;
         _timeProvider = registry.TimeProvider;
         _closeTimeout = registry.Options.CloseTimeout;
-        User = httpContext.User;
+        _user = httpContext.User;
         _headers = httpContext.Request.Headers;
-        _query = httpContext.Request.Query;
+        _query = WithoutAccessToken(httpContext.Request.Query);
         RemoteIpAddress = httpContext.Connection.RemoteIpAddress;
         SubProtocol = subProtocol;
 
@@ -92,7 +93,7 @@ internal sealed partial class SocketConnection : ISocketConnection
 
     public string Namespace => _namespace.Name;
 
-    public ClaimsPrincipal User { get; }
+    public ClaimsPrincipal User => Volatile.Read(ref _user);
 
     public IQueryCollection Query => _query;
 
@@ -407,6 +408,8 @@ internal sealed partial class SocketConnection : ISocketConnection
             _idleTimer = _timeProvider.CreateTimer(static s => ((SocketConnection)s!).CheckIdle(), this, period, period);
         }
 
+        StartAuthenticationExpiry();
+
         await Task.WhenAny(reading, _writing, _closeRequested.Task);
 
         // Whichever pump ended, or whoever asked for the close, the connection is closing now. A client close
@@ -428,6 +431,8 @@ internal sealed partial class SocketConnection : ISocketConnection
         {
             await _idleTimer.DisposeAsync();
         }
+
+        await StopAuthenticationExpiryAsync();
 
         Volatile.Write(ref _state, StateClosed);
         if (_closeStatus is null && socket.CloseStatus is { } status && Reason != DisconnectReason.ConnectionLost)

@@ -63,6 +63,9 @@ internal sealed partial class SocketRegistry : ISocketRegistry
 
     public SocketRegistryOptions Options { get; }
 
+    /// <summary>The application's root services.</summary>
+    internal IServiceProvider Services => _services;
+
     public SocketMetrics Metrics { get; }
 
     public TimeProvider TimeProvider { get; }

@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
@@ -25,6 +26,8 @@ internal sealed class EndpointRuntime
         AllowedOrigins = [.. options.AllowedOrigins.Where(static o => o != "*").Select(static o => o.TrimEnd('/'))];
         OriginValidator = options.OriginValidator;
         OnUpgradeFailed = options.OnUpgradeFailed;
+        CloseOnAuthenticationExpiration = options.CloseOnAuthenticationExpiration;
+        TokenRefreshScheme = options.TokenRefreshScheme;
     }
 
     public NamespaceState Namespace { get; }
@@ -55,6 +58,10 @@ internal sealed class EndpointRuntime
     public Func<HttpContext, string, bool>? OriginValidator { get; }
 
     public Func<WebSocketUpgradeFailedContext, Task>? OnUpgradeFailed { get; }
+
+    public bool CloseOnAuthenticationExpiration { get; }
+
+    public string? TokenRefreshScheme { get; }
 }
 
 /// <summary>The request delegate of a mapped WebSocket endpoint: checks the upgrade, then hands over to the registry.</summary>
@@ -93,6 +100,9 @@ internal sealed partial class WebSocketEndpoint(SocketRegistry registry, Endpoin
         var connection = new SocketConnection(id, context, subProtocol, registry, endpoint, endpoint.Namespace)
         {
             UserId = registry.GetUserId(context),
+            AuthenticationExpiresAt = context.User.Identity?.IsAuthenticated == true
+                ? context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Properties?.ExpiresUtc
+                : null,
         };
         if (!registry.TryReserve(connection))
         {

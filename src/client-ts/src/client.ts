@@ -410,6 +410,22 @@ export class SocketClient<
     return reply;
   }
 
+  /**
+   * Presents a fresh token from `accessTokenFactory` over the open connection with the built-in `$auth` request,
+   * so that a server that closes connections when their authentication expires keeps this one open. The token
+   * must be for the same user. Rejects with `no_token` when there is no factory or it returns none, and with the
+   * server's `unauthorized` or `forbidden` when the token is refused.
+   */
+  async refreshToken(options?: RequestOptions): Promise<void> {
+    const factory = this.options.accessTokenFactory;
+    const token = factory === undefined ? undefined : await factory();
+    if (token === undefined || token === null || token === "") {
+      throw new SocketError("no_token", "There is no accessTokenFactory, or it returned no token.");
+    }
+
+    await this.sendRequest("$auth", { token }, options);
+  }
+
   private sendRequest(event: string, data: unknown, options: RequestOptions | undefined): Promise<unknown> {
     try {
       this.checkEvent(event);

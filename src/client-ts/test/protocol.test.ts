@@ -261,6 +261,24 @@ test("rooms: join and leave with $join/$leave, refused joins reject with forbidd
   assert.deepEqual(after, []);
 });
 
+test("refreshToken sends the factory's next token with $auth and surfaces the server's refusal", async () => {
+  const issued: string[] = [];
+  const c = client(endpoint(), { accessTokenFactory: () => { issued.push(`t${issued.length + 1}`); return issued[issued.length - 1]; } });
+  await within(c.connect(), "connect");
+  assert.deepEqual(issued, ["t1"]);
+
+  // The test server authenticates no one, so the server refuses a refresh of an anonymous connection.
+  const refused = await rejectsWith(c.refreshToken(), "forbidden");
+  assert.equal(refused.source, "server");
+  assert.deepEqual(issued, ["t1", "t2"]);
+  assert.equal(await within(c.request("echo", "still open"), "echo"), "still open");
+
+  const noFactory = client(endpoint());
+  await within(noFactory.connect(), "connect");
+  const missing = await rejectsWith(noFactory.refreshToken(), "no_token");
+  assert.equal(missing.source, "client");
+});
+
 test("rooms on a namespace that doesn't allow them reject with unknown_event", async () => {
   const c = client(endpoint("/ws/plain"));
   await within(c.connect(), "connect");

@@ -108,6 +108,13 @@ internal sealed class ClientTestServer : IAsyncDisposable
                 .UseBatch("tick", TimeSpan.FromSeconds(30), maxItems: 3));
 
         var app = builder.Build();
+        // ISocketConnection.Query hides access_token (it is a credential); an app reads it while authenticating.
+        // Here a middleware hands it to the connect hook as a header, so tests can see what the client sent.
+        app.Use((context, next) =>
+        {
+            context.Request.Headers[TokenHeader] = context.Request.Query["access_token"];
+            return next(context);
+        });
         app.MapWebSocketEndpoint("/ws/echo", (SocketMessage message) => message, o => o.Namespace = "raw");
         app.MapWebSocketEndpoint("/ws/sink", (SocketMessage message) =>
         {
@@ -139,13 +146,15 @@ internal sealed class ClientTestServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
+    private const string TokenHeader = "X-Test-Access-Token";
+
     private static Task RecordHandshake(ServerRecord record, ISocketConnection socket, string ns)
     {
         record.Handshakes.Enqueue(new Handshake(
             ns,
             socket.Headers.Authorization.ToString() is { Length: > 0 } auth ? auth : null,
             socket.Headers["X-Service"].ToString() is { Length: > 0 } service ? service : null,
-            socket.Query["access_token"].ToString() is { Length: > 0 } token ? token : null,
+            socket.Headers[TokenHeader].ToString() is { Length: > 0 } token ? token : null,
             socket.SubProtocol));
         return Task.CompletedTask;
     }

@@ -10,6 +10,16 @@ internal sealed class ManualTimeProvider : TimeProvider
     private readonly List<ManualTimer> _timers = [];
     private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
+    public ManualTimeProvider()
+    {
+    }
+
+    /// <summary>Starts the clock at <paramref name="start"/>, for tests that mix it with the real clock (token lifetimes).</summary>
+    public ManualTimeProvider(DateTimeOffset start)
+    {
+        _now = start;
+    }
+
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
     public override DateTimeOffset GetUtcNow()

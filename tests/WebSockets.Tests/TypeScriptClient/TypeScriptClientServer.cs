@@ -32,7 +32,7 @@ internal static class TypeScriptClientServer
                     .AllowClientRooms((_, room, _) => ValueTask.FromResult(room != "staff"))
                     .UseBatch("tick", TimeSpan.FromMilliseconds(30))
                     .On("echo", (JsonElement data) => data)
-                    .On("whoami", (ISocketConnection c) => new { id = c.Id, token = c.Query["access_token"].ToString() })
+                    .On("whoami", (ISocketConnection c) => new { id = c.Id, token = c.Headers["X-Test-Access-Token"].ToString() })
                     .On<ChatSend>("chat.send", (c, m, ct) => c.EmitAsync("chat.message", new { text = m.Text, from = c.Id }, ct).AsTask())
                     .On("room.say", (RoomSay m, ISocketRegistry registry, CancellationToken ct) =>
                         registry.Rooms(m.Room).EmitAsync("room.message", new { room = m.Room, text = m.Text }, ct).AsTask())
@@ -88,6 +88,9 @@ internal static class TypeScriptClientServer
                         context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                         return;
                     }
+
+                    // ISocketConnection.Query hides access_token (a credential); "whoami" reports it from this header.
+                    context.Request.Headers["X-Test-Access-Token"] = context.Request.Query["access_token"];
 
                     await next(context);
                 });
