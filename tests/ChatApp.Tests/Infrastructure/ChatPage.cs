@@ -22,20 +22,24 @@ internal sealed class ChatPage : IAsyncDisposable
     private readonly Screenshots _screenshots;
     private readonly ITestOutputHelper _output;
 
-    private ChatPage(BrowserDriver driver, string name, Screenshots screenshots, ITestOutputHelper output)
+    private ChatPage(BrowserDriver driver, string who, string name, Screenshots screenshots, ITestOutputHelper output)
     {
         _driver = driver;
+        Who = who;
         Name = name;
         _screenshots = screenshots;
         _output = output;
     }
+
+    /// <summary>Whose page it is, for screenshot names.</summary>
+    public string Who { get; }
 
     /// <summary>The page's name in the driver, unique in the run.</summary>
     public string Name { get; }
 
     public static async Task<ChatPage> OpenAsync(BrowserDriver driver, Uri url, string who, Screenshots screenshots, ITestOutputHelper output)
     {
-        var page = new ChatPage(driver, $"{who}-{Interlocked.Increment(ref s_counter)}", screenshots, output);
+        var page = new ChatPage(driver, who, $"{who}-{Interlocked.Increment(ref s_counter)}", screenshots, output);
         await page.SendAsync("open", new { url = url.ToString() });
         return page;
     }
@@ -111,7 +115,7 @@ internal sealed class ChatPage : IAsyncDisposable
     /// <summary>Saves a screenshot of the page as the next numbered step of the test.</summary>
     public async Task ScreenshotAsync(string step)
     {
-        var path = _screenshots.Next($"{Name}-{step}");
+        var path = _screenshots.Next($"{Who}-{step}");
         await SendAsync("screenshot", new { path });
         _output.WriteLine($"screenshot: {path}");
     }
@@ -132,7 +136,7 @@ internal sealed class ChatPage : IAsyncDisposable
         catch (BrowserCommandException e)
         {
             // Keep what the page looked like when it failed, and what it logged.
-            var failure = _screenshots.Next($"{Name}-FAILED-{command}");
+            var failure = _screenshots.Next($"{Who}-FAILED-{command}");
             var log = "";
             try
             {

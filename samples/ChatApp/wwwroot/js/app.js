@@ -45,6 +45,7 @@ const chat = {
   typing: new Map(), // connection ID -> { name, until }
   lastTypingSent: 0,
   pendingText: null, // The text sent last, cleared from the composer when it comes back.
+  lastAt: 0, // The time of the latest message shown, in ms.
   everConnected: false,
 };
 
@@ -54,6 +55,7 @@ const client = new SocketClient("/ws/chat", { retryInterval: 500, maxRetryDelay:
 // ---- Connection state -------------------------------------------------------------------------------------------
 
 function showState(state, label) {
+  document.body.dataset.connection = state;
   ui.state.dataset.state = state;
   ui.state.textContent = label;
   updateComposer();
@@ -62,8 +64,12 @@ function showState(state, label) {
 client.lifecycle.on("connecting", ({ attempt }) =>
   attempt > 0 || chat.everConnected ? showState("reconnecting", "Reconnecting…") : showState("connecting", "Connecting…"));
 client.lifecycle.on("reconnecting", () => showState("reconnecting", "Reconnecting…"));
-client.lifecycle.on("disconnected", ({ willReconnect }) =>
-  willReconnect ? showState("reconnecting", "Reconnecting…") : showState("disconnected", "Offline"));
+client.lifecycle.on("disconnected", ({ willReconnect }) => {
+  if (chat.room !== null) {
+    addNotice(willReconnect ? "Connection lost. Reconnecting…" : "Disconnected.");
+  }
+  willReconnect ? showState("reconnecting", "Reconnecting…") : showState("disconnected", "Offline");
+});
 client.lifecycle.on("connected", async () => {
   const reconnected = chat.everConnected;
   chat.everConnected = true;
@@ -144,14 +150,24 @@ client.on("error", ({ message }) => toast(message));
 async function enterRoom(room) {
   const reply = await client.request("room.join", { room, name: chat.name });
   const previous = chat.room;
+  const rejoined = previous === reply.room;
   chat.room = reply.room;
   chat.members = reply.members;
   chat.typing.clear();
-  ui.messages.replaceChildren();
-  for (const message of reply.history) {
-    addMessage(message);
+  if (rejoined) {
+    // Back in the same room after a reconnect: keep what is shown, add what was said meanwhile.
+    const shownUntil = chat.lastAt;
+    for (const message of reply.history.filter((m) => Date.parse(m.at) > shownUntil)) {
+      addMessage(message);
+    }
+  } else {
+    ui.messages.replaceChildren();
+    chat.lastAt = 0;
+    for (const message of reply.history) {
+      addMessage(message);
+    }
+    addNotice(`You joined #${reply.room}`);
   }
-  addNotice(`You joined #${reply.room}`);
   renderRoomHeader();
   renderMembers();
   renderRooms();
@@ -297,6 +313,7 @@ function renderTyping() {
 }
 
 function addMessage({ from, fromId, text, at }) {
+  chat.lastAt = Math.max(chat.lastAt, Date.parse(at));
   const item = document.createElement("li");
   item.className = "message";
   item.classList.toggle("own", fromId !== null && fromId === chat.id);
