@@ -16,6 +16,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<ChatHistory>();
 builder.Services.AddSingleton<RoomDirectory>();
+builder.Services.AddSingleton<PresenceLocks>();
 builder.Services.AddControllers();
 
 var sockets = builder.Services.AddSocketRegistry(options =>

@@ -14,7 +14,7 @@ namespace ChatApp.Chat;
 /// </remarks>
 [NonController]
 [SocketNamespace(Namespace)]
-public sealed class ChatController(ISocketRegistry registry, RoomDirectory directory, ChatHistory history, TimeProvider time) : SocketController
+public sealed class ChatController(ISocketRegistry registry, RoomDirectory directory, PresenceLocks locks, ChatHistory history, TimeProvider time) : SocketController
 {
     /// <summary>The namespace name.</summary>
     public const string Namespace = "chat";
@@ -23,7 +23,10 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
     public override async Task OnConnectedAsync(CancellationToken cancellationToken)
     {
         await Connection.EmitAsync("welcome", new Welcome(Connection.Id), cancellationToken);
-        await Connection.EmitAsync("rooms", await directory.GetRoomsAsync(cancellationToken), cancellationToken);
+        using (await locks.EnterRoomListAsync(cancellationToken))
+        {
+            await Connection.EmitAsync("rooms", await directory.GetRoomsAsync(cancellationToken), cancellationToken);
+        }
     }
 
     /// <summary>Request <c>room.join</c>: joins (or creates) a room under a nickname; replies with its members and history.</summary>
@@ -35,23 +38,32 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
 
         // Set before joining: presence takes its snapshot of the public session items when the connection joins.
         Session.Set(RoomDirectory.NameItem, name);
-        var joined = !Connection.Rooms.Contains(room);
-        if (joined)
+        IReadOnlyList<Member> members;
+        bool joined;
+        using (await locks.EnterRoomAsync(room, cancellationToken))
         {
-            try
+            joined = !Connection.Rooms.Contains(room);
+            if (joined)
             {
-                await Connection.JoinAsync(room);
+                try
+                {
+                    await Connection.JoinAsync(room);
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw new SocketRequestException("too_many_rooms", e.Message);
+                }
             }
-            catch (InvalidOperationException e)
+
+            members = await directory.GetMembersAsync(room, cancellationToken);
+            if (joined)
             {
-                throw new SocketRequestException("too_many_rooms", e.Message);
+                await registry.Rooms(room).EmitAsync("presence", new Presence(room, members, Joined: Me(name), Left: null), cancellationToken);
             }
         }
 
-        var members = await directory.GetMembersAsync(room, cancellationToken);
         if (joined)
         {
-            await registry.Rooms(room).EmitAsync("presence", new Presence(room, members, Joined: Me(name), Left: null), cancellationToken);
             await AnnounceRoomsAsync(cancellationToken);
         }
 
@@ -63,10 +75,19 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
     public async Task<LeaveReply> LeaveAsync(RoomRequest request, CancellationToken cancellationToken)
     {
         var room = ChatRules.Room(request.Room);
-        if (Connection.Rooms.Contains(room))
+        bool left;
+        using (await locks.EnterRoomAsync(room, cancellationToken))
         {
-            await Connection.LeaveAsync(room);
-            await AnnounceLeftAsync(room, cancellationToken);
+            left = Connection.Rooms.Contains(room);
+            if (left)
+            {
+                await Connection.LeaveAsync(room);
+                await AnnounceLeftAsync(room, cancellationToken);
+            }
+        }
+
+        if (left)
+        {
             await AnnounceRoomsAsync(cancellationToken);
         }
 
@@ -103,7 +124,10 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
         var rooms = Connection.Rooms;
         foreach (var room in rooms)
         {
-            await AnnounceLeftAsync(room, cancellationToken);
+            using (await locks.EnterRoomAsync(room, cancellationToken))
+            {
+                await AnnounceLeftAsync(room, cancellationToken);
+            }
         }
 
         if (rooms.Count > 0)
@@ -112,6 +136,7 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
         }
     }
 
+    /// <summary>Tells a room who left and who stays. Called under the room's lock.</summary>
     private async Task AnnounceLeftAsync(string room, CancellationToken cancellationToken)
     {
         var members = await directory.GetMembersAsync(room, cancellationToken);
@@ -121,7 +146,12 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
 
     /// <summary>Every chat connection gets the new room list, with counts, for its sidebar.</summary>
     private async Task AnnounceRoomsAsync(CancellationToken cancellationToken)
-        => await registry.Namespace(Namespace).EmitAsync("rooms", await directory.GetRoomsAsync(cancellationToken), cancellationToken);
+    {
+        using (await locks.EnterRoomListAsync(cancellationToken))
+        {
+            await registry.Namespace(Namespace).EmitAsync("rooms", await directory.GetRoomsAsync(cancellationToken), cancellationToken);
+        }
+    }
 
     private string RequireMember(string room)
     {

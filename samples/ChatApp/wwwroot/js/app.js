@@ -40,6 +40,8 @@ const chat = {
   id: null, // This connection's ID, from "welcome"; a new one after each reconnect.
   name: "", // The nickname, once the server accepted it.
   room: null, // The room shown.
+  inRoom: false, // Whether this connection has joined it (not yet after a reconnect).
+  joining: null, // { room, members } while a room.join is pending: the latest "presence" of that room meanwhile.
   members: [],
   rooms: [], // [{ name, members }] from the server: rooms that have people in them.
   typing: new Map(), // connection ID -> { name, until }
@@ -65,10 +67,16 @@ client.lifecycle.on("connecting", ({ attempt }) =>
   attempt > 0 || chat.everConnected ? showState("reconnecting", "Reconnecting…") : showState("connecting", "Connecting…"));
 client.lifecycle.on("reconnecting", () => showState("reconnecting", "Reconnecting…"));
 client.lifecycle.on("disconnected", ({ willReconnect }) => {
+  // The server took this connection out of its rooms; the page joins again once reconnected.
+  chat.inRoom = false;
   if (chat.room !== null) {
     addNotice(willReconnect ? "Connection lost. Reconnecting…" : "Disconnected.");
   }
-  willReconnect ? showState("reconnecting", "Reconnecting…") : showState("disconnected", "Offline");
+  if (willReconnect) {
+    showState("reconnecting", "Reconnecting…");
+  } else {
+    showState("disconnected", "Offline");
+  }
 });
 client.lifecycle.on("connected", async () => {
   const reconnected = chat.everConnected;
@@ -115,6 +123,9 @@ client.on("chat.message", (message) => {
 });
 
 client.on("presence", ({ room, members, joined, left }) => {
+  if (chat.joining?.room === room) {
+    chat.joining.members = members;
+  }
   if (room !== chat.room) {
     return;
   }
@@ -148,11 +159,24 @@ client.on("error", ({ message }) => toast(message));
 
 /** Joins `room` (leaving the one shown, if another) and shows its members and history. */
 async function enterRoom(room) {
-  const reply = await client.request("room.join", { room, name: chat.name });
+  // The server sends "presence" for a room in the order of its changes, and the reply's list is as old as the first
+  // of those this connection gets; so a "presence" that comes during the request is at least as new as the reply.
+  const joining = { room, members: null };
+  chat.joining = joining;
+  let reply;
+  try {
+    reply = await client.request("room.join", { room, name: chat.name });
+  } finally {
+    if (chat.joining === joining) {
+      chat.joining = null;
+    }
+  }
+
   const previous = chat.room;
   const rejoined = previous === reply.room;
   chat.room = reply.room;
-  chat.members = reply.members;
+  chat.inRoom = true;
+  chat.members = joining.members ?? reply.members;
   chat.typing.clear();
   if (rejoined) {
     // Back in the same room after a reconnect: keep what is shown, add what was said meanwhile.
@@ -228,7 +252,7 @@ ui.message.addEventListener("keydown", (event) => {
 ui.message.addEventListener("input", () => {
   updateComposer();
   const now = Date.now();
-  if (chat.room !== null && ui.message.value.trim() !== "" && now - chat.lastTypingSent > TYPING_SEND_INTERVAL && client.state === "connected") {
+  if (chat.inRoom && ui.message.value.trim() !== "" && now - chat.lastTypingSent > TYPING_SEND_INTERVAL && client.state === "connected") {
     chat.lastTypingSent = now;
     client.emit("typing", { room: chat.room });
   }
@@ -236,7 +260,7 @@ ui.message.addEventListener("input", () => {
 
 /** Sends what is in the composer. The server checks it; the text stays until it comes back, so a refusal loses nothing. */
 function sendMessage() {
-  if (chat.room === null || client.state !== "connected") {
+  if (!chat.inRoom || client.state !== "connected") {
     return;
   }
 
@@ -360,7 +384,7 @@ function updateComposer() {
   const length = ui.message.value.trim().length;
   ui.counter.textContent = length > MAX_MESSAGE_LENGTH * 0.8 ? `${length} / ${MAX_MESSAGE_LENGTH}` : "";
   ui.counter.classList.toggle("over", length > MAX_MESSAGE_LENGTH);
-  ui.send.disabled = client.state !== "connected" || chat.room === null;
+  ui.send.disabled = client.state !== "connected" || !chat.inRoom;
 }
 
 function avatar(name) {
