@@ -1,0 +1,208 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using ChatApp.Tests.Infrastructure;
+
+namespace ChatApp.Tests;
+
+/// <summary>
+/// The ChatApp's contract without a browser: /ws/chat and /ws/echo with real WebSocket clients, and the HTTP API, against
+/// the app running in its own process on 127.0.0.1.
+/// </summary>
+public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixture>
+{
+    private ChatAppServer Server => app.Server;
+
+    [Fact]
+    public async Task Echo_SendsTextAndBinaryBackUnchanged()
+    {
+        await using var socket = await EventSocket.ConnectRawAsync(Server.WebSocketUri("/ws/echo"));
+
+        const string text = "héllo, echo ✓ {\"not\":\"an event\"";
+        await socket.SendTextAsync(text);
+        var echoed = await socket.ReceiveRawAsync();
+        Assert.Equal(WebSocketMessageType.Text, echoed.Type);
+        Assert.Equal(text, Encoding.UTF8.GetString(echoed.Data));
+
+        byte[] binary = [0x00, 0xFF, 0x10, 0x80, 0xC3, 0x28, 0x7F, 0x01];
+        await socket.SendBinaryAsync(binary);
+        echoed = await socket.ReceiveRawAsync();
+        Assert.Equal(WebSocketMessageType.Binary, echoed.Type);
+        Assert.Equal(binary, echoed.Data);
+    }
+
+    [Fact]
+    public async Task RoomJoin_RepliesWithMembersAndHistory_ChatReachesTheRoom_PresenceFollowsJoinsAndLeaves()
+    {
+        const string room = "api-presence";
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+
+        var joined = await ann.RequestDataAsync("room.join", new { room, name = "ann" });
+        Assert.Equal(room, joined.GetProperty("room").GetString());
+        Assert.Equal([(ann.Id, "ann")], Members(joined));
+        Assert.Equal(0, joined.GetProperty("history").GetArrayLength());
+
+        // Bob joins: the reply lists both; Ann gets "presence" with both, and who joined.
+        var bobJoined = await bob.RequestDataAsync("room.join", new { room, name = "bob" });
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob")], Members(bobJoined));
+        var presence = await ann.NextAsync("presence", p => NameOf(p, "joined") == "bob");
+        Assert.Equal(room, presence.GetProperty("room").GetString());
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob")], Members(presence));
+        Assert.Equal("bob", presence.GetProperty("joined").GetProperty("name").GetString());
+
+        // A message reaches every member, the sender too.
+        await ann.EmitAsync("chat.send", new { room, text = "  hi bob  " });
+        foreach (var member in new[] { ann, bob })
+        {
+            var message = await member.NextAsync("chat.message");
+            Assert.Equal(room, message.GetProperty("room").GetString());
+            Assert.Equal("ann", message.GetProperty("from").GetString());
+            Assert.Equal("hi bob", message.GetProperty("text").GetString());
+            Assert.True(message.GetProperty("at").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5));
+        }
+
+        // Typing goes to the others only.
+        await bob.EmitAsync("typing", new { room });
+        var typing = await ann.NextAsync("typing");
+        Assert.Equal("bob", typing.GetProperty("name").GetString());
+
+        // A newcomer gets the history.
+        await using var cid = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        var history = (await cid.RequestDataAsync("room.join", new { room, name = "cid" })).GetProperty("history");
+        Assert.Equal("hi bob", Assert.Single(history.EnumerateArray()).GetProperty("text").GetString());
+
+        // room.leave: the others are told.
+        await cid.RequestDataAsync("room.leave", new { room });
+        presence = await ann.NextAsync("presence", p => NameOf(p, "left") == "cid");
+        Assert.Equal("cid", presence.GetProperty("left").GetProperty("name").GetString());
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob")], Members(presence));
+
+        // A connection that drops leaves its rooms, and the others are told (the disconnect hook).
+        bob.Abort();
+        presence = await ann.NextAsync("presence", p => NameOf(p, "left") == "bob");
+        Assert.Equal([(ann.Id, "ann")], Members(presence));
+    }
+
+    [Fact]
+    public async Task Rules_AreEnforcedOnTheServer_WithErrorsTheClientSees()
+    {
+        await using var eve = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+
+        Assert.Equal("bad_name", ErrorCode(await eve.RequestAsync("room.join", new { room = "lobby", name = "<img src=x>" })));
+        Assert.Equal("bad_name", ErrorCode(await eve.RequestAsync("room.join", new { room = "lobby", name = "System" })));
+        Assert.Equal("bad_name", ErrorCode(await eve.RequestAsync("room.join", new { room = "lobby", name = new string('e', 25) })));
+        Assert.Equal("bad_room", ErrorCode(await eve.RequestAsync("room.join", new { room = "Not A Room", name = "eve" })));
+        Assert.Equal("bad_room", ErrorCode(await eve.RequestAsync("room.join", new { room = new string('r', 33), name = "eve" })));
+
+        // chat.send is an event: refusals come back as error notices, and the connection stays open.
+        await eve.EmitAsync("chat.send", new { room = "api-rules", text = "before joining" });
+        Assert.Equal("not_in_room", (await eve.NextAsync("error")).GetProperty("code").GetString());
+
+        await eve.RequestDataAsync("room.join", new { room = "api-rules", name = "eve" });
+        await eve.EmitAsync("chat.send", new { room = "api-rules", text = "   " });
+        Assert.Equal("empty_message", (await eve.NextAsync("error")).GetProperty("code").GetString());
+        await eve.EmitAsync("chat.send", new { room = "api-rules", text = new string('x', 10_000) });
+        var tooLong = await eve.NextAsync("error");
+        Assert.Equal("message_too_long", tooLong.GetProperty("code").GetString());
+        Assert.Contains("2000", tooLong.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // 2000 characters are fine, and HTML is only text to the server.
+        await eve.EmitAsync("chat.send", new { room = "api-rules", text = new string('y', 2000) });
+        Assert.Equal(2000, (await eve.NextAsync("chat.message")).GetProperty("text").GetString()!.Length);
+        await eve.EmitAsync("chat.send", new { room = "api-rules", text = "<b>bold</b>" });
+        Assert.Equal("<b>bold</b>", (await eve.NextAsync("chat.message")).GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task GetRoomsAndConnections_ComeFromTheRegistry()
+    {
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        await ann.RequestDataAsync("room.join", new { room = "api-rooms-a", name = "ann" });
+        await bob.RequestDataAsync("room.join", new { room = "api-rooms-a", name = "bob" });
+        await bob.RequestDataAsync("room.join", new { room = "api-rooms-b", name = "bob" });
+
+        var rooms = await Server.Http.GetFromJsonAsync<JsonElement>("/api/rooms").DefaultTimeout();
+        var counts = rooms.EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!, r => r.GetProperty("members").GetInt32());
+        Assert.Equal(2, counts["api-rooms-a"]);
+        Assert.Equal(1, counts["api-rooms-b"]);
+
+        var report = await Server.Http.GetFromJsonAsync<JsonElement>("/api/connections").DefaultTimeout();
+        Assert.True(report.GetProperty("isComplete").GetBoolean());
+        Assert.True(report.GetProperty("total").GetInt32() >= 2);
+        Assert.True(report.GetProperty("namespaces").GetProperty("chat").GetInt32() >= 2);
+        var connections = report.GetProperty("connections").EnumerateArray().ToDictionary(c => c.GetProperty("id").GetString()!);
+        Assert.Equal("bob", connections[bob.Id].GetProperty("name").GetString());
+        Assert.Equal("chat", connections[bob.Id].GetProperty("namespace").GetString());
+        Assert.Equal(["api-rooms-a", "api-rooms-b"], connections[bob.Id].GetProperty("rooms").EnumerateArray().Select(r => r.GetString()));
+
+        // Bob goes: the counts follow.
+        await bob.DisposeAsync();
+        await ann.NextAsync("rooms", r => r.EnumerateArray().All(x => x.GetProperty("name").GetString() != "api-rooms-b"));
+        rooms = await Server.Http.GetFromJsonAsync<JsonElement>("/api/rooms").DefaultTimeout();
+        counts = rooms.EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!, r => r.GetProperty("members").GetInt32());
+        Assert.Equal(1, counts["api-rooms-a"]);
+        Assert.False(counts.ContainsKey("api-rooms-b"));
+    }
+
+    [Fact]
+    public async Task Announce_BroadcastsFromSystem_AndHistoryKeepsTheLast50()
+    {
+        const string room = "api-announce";
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        await ann.RequestDataAsync("room.join", new { room, name = "ann" });
+
+        using var response = await Server.Http.PostAsJsonAsync($"/api/rooms/{room}/announce", new { text = "Maintenance at 18:00" }).DefaultTimeout();
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var message = await ann.NextAsync("chat.message");
+        Assert.Equal("system", message.GetProperty("from").GetString());
+        Assert.Equal("Maintenance at 18:00", message.GetProperty("text").GetString());
+        Assert.Equal(room, message.GetProperty("room").GetString());
+
+        for (var i = 2; i <= 55; i++)
+        {
+            using var next = await Server.Http.PostAsJsonAsync($"/api/rooms/{room}/announce", new { text = $"notice {i}" }).DefaultTimeout();
+            Assert.Equal(HttpStatusCode.Accepted, next.StatusCode);
+        }
+
+        await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        var history = (await bob.RequestDataAsync("room.join", new { room, name = "bob" })).GetProperty("history").EnumerateArray().ToList();
+        Assert.Equal(50, history.Count);
+        Assert.Equal("notice 6", history[0].GetProperty("text").GetString());
+        Assert.Equal("notice 55", history[^1].GetProperty("text").GetString());
+    }
+
+    [Theory]
+    [InlineData("api-announce", "", "empty_message")]
+    [InlineData("Bad Room!", "hello", "bad_room")]
+    public async Task Announce_RefusesWhatBreaksTheRules_With400(string room, string text, string code)
+    {
+        using var response = await Server.Http.PostAsJsonAsync($"/api/rooms/{Uri.EscapeDataString(room)}/announce", new { text }).DefaultTimeout();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>().DefaultTimeout();
+        Assert.Equal(code, problem.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task Announce_OfTenThousandCharacters_IsRefused()
+    {
+        using var response = await Server.Http.PostAsJsonAsync("/api/rooms/lobby/announce", new { text = new string('x', 10_000) }).DefaultTimeout();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("message_too_long", (await response.Content.ReadFromJsonAsync<JsonElement>().DefaultTimeout()).GetProperty("type").GetString());
+    }
+
+    private static List<(string Id, string Name)> Members(JsonElement data)
+        => [.. data.GetProperty("members").EnumerateArray().Select(m => (m.GetProperty("id").GetString()!, m.GetProperty("name").GetString()!))];
+
+    /// <summary>The name of who joined or left, from a presence event.</summary>
+    private static string? NameOf(JsonElement presence, string change)
+        => presence.GetProperty(change) is { ValueKind: JsonValueKind.Object } member ? member.GetProperty("name").GetString() : null;
+
+    private static string? ErrorCode(JsonElement reply)
+        => reply.TryGetProperty("error", out var error) ? error.GetProperty("code").GetString() : null;
+}
