@@ -14,7 +14,10 @@ namespace WebSockets;
 /// <para>A new controller is created for each message, with constructor injection from a DI scope created for that
 /// message, and disposed afterwards. Method parameters bind like those of event handlers: the event's data, the
 /// connection, a <see cref="CancellationToken"/>, services. For a request, the return value is the reply's data.</para>
+/// <para>Socket controllers are marked <see cref="Microsoft.AspNetCore.Mvc.NonControllerAttribute"/>, inherited, so an app
+/// that also uses MVC never takes one named <c>…Controller</c> for an MVC controller.</para>
 /// </remarks>
+[Microsoft.AspNetCore.Mvc.NonController]
 public abstract class SocketController
 {
     private ISocketConnection? _connection;

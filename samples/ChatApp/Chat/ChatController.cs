@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Mvc;
 using WebSockets;
 
 namespace ChatApp.Chat;
@@ -8,11 +7,6 @@ namespace ChatApp.Chat;
 /// with its services injected. Rooms are the registry's rooms, so a message sent to one reaches its members on every
 /// server.
 /// </summary>
-/// <remarks>
-/// <see cref="NonControllerAttribute"/> keeps MVC from taking this class for one of its own controllers: its name ends
-/// in "Controller", and the app also uses MVC.
-/// </remarks>
-[NonController]
 [SocketNamespace(Namespace)]
 public sealed class ChatController(ISocketRegistry registry, RoomDirectory directory, PresenceLocks locks, ChatHistory history, TimeProvider time) : SocketController
 {
