@@ -83,7 +83,7 @@ public sealed class WebSocketEndpointOptions
 
     /// <summary>
     /// Gets or sets a handler that writes the response when an upgrade is refused (not a WebSocket request, origin
-    /// refused, duplicate ID, server stopping). The status code is set before it runs. The default, <see langword="null"/>,
+    /// refused, duplicate ID, server stopping, a connection limit of <see cref="SocketRegistryOptions"/> reached). The status code is set before it runs. The default, <see langword="null"/>,
     /// writes the reason as a plain-text body.
     /// </summary>
     public Func<WebSocketUpgradeFailedContext, Task>? OnUpgradeFailed { get; set; }

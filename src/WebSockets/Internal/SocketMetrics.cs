@@ -14,6 +14,7 @@ internal sealed class SocketMetrics
     private readonly UpDownCounter<long> _activeConnections;
     private readonly Counter<long> _disconnects;
     private readonly Counter<long> _droppedMessages;
+    private readonly Counter<long> _rejectedConnections;
 
     public SocketMetrics(IMeterFactory meterFactory)
     {
@@ -24,6 +25,8 @@ internal sealed class SocketMetrics
             "websockets.server.disconnects", "{connection}", "Connections ended, by namespace and reason.");
         _droppedMessages = Meter.CreateCounter<long>(
             "websockets.server.dropped_messages", "{message}", "Messages discarded because a send queue was full, by namespace.");
+        _rejectedConnections = Meter.CreateCounter<long>(
+            "websockets.server.rejected_connections", "{connection}", "Upgrades refused by a connection limit, by namespace and reason.");
     }
 
     public Meter Meter { get; }
@@ -63,6 +66,15 @@ internal sealed class SocketMetrics
         }
     }
 
+    /// <summary>An upgrade refused by a connection limit; <paramref name="reason"/> is a <see cref="RejectionReason"/> value.</summary>
+    public void ConnectionRejected(string ns, string reason)
+    {
+        if (_rejectedConnections.Enabled)
+        {
+            _rejectedConnections.Add(1, new TagList { { "websockets.namespace", ns }, { RejectionReason.TagName, reason } });
+        }
+    }
+
     internal static string ReasonTag(DisconnectReason reason) => reason switch
     {
         DisconnectReason.ClientClosed => "client_closed",
@@ -75,4 +87,13 @@ internal sealed class SocketMetrics
         DisconnectReason.HookFailed => "hook_failed",
         _ => "unknown",
     };
+}
+
+/// <summary>The values of the <c>websockets.rejection.reason</c> tag.</summary>
+internal static class RejectionReason
+{
+    public const string TagName = "websockets.rejection.reason";
+    public const string MaxConnections = "max_connections";
+    public const string MaxConnectionsPerUser = "max_connections_per_user";
+    public const string MaxConnectionsPerIpAddress = "max_connections_per_ip";
 }

@@ -29,6 +29,10 @@ internal sealed class SocketRegistryOptionsValidator : IValidateOptions<SocketRe
             failures.Add($"{nameof(SocketRegistryOptions.MaxRoomsPerConnection)} must be positive; it is {options.MaxRoomsPerConnection}.");
         }
 
+        RequirePositiveOrNull(failures, nameof(SocketRegistryOptions.MaxConnections), options.MaxConnections);
+        RequirePositiveOrNull(failures, nameof(SocketRegistryOptions.MaxConnectionsPerUser), options.MaxConnectionsPerUser);
+        RequirePositiveOrNull(failures, nameof(SocketRegistryOptions.MaxConnectionsPerIpAddress), options.MaxConnectionsPerIpAddress);
+
         if (options.JsonSerializerOptions is null)
         {
             failures.Add($"{nameof(SocketRegistryOptions.JsonSerializerOptions)} must not be null.");
@@ -88,6 +92,14 @@ internal sealed class SocketRegistryOptionsValidator : IValidateOptions<SocketRe
         if (value <= TimeSpan.Zero)
         {
             failures.Add($"{name} must be positive; it is {value}.");
+        }
+    }
+
+    private static void RequirePositiveOrNull(List<string> failures, string name, int? value)
+    {
+        if (value < 1)
+        {
+            failures.Add($"{name} must be positive, or null for no limit; it is {value}.");
         }
     }
 
