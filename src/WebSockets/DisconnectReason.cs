@@ -28,4 +28,10 @@ public enum DisconnectReason
 
     /// <summary>A connect hook threw or did not finish within <see cref="WebSocketEndpointOptions.HandshakeTimeout"/>; closed with 1011.</summary>
     HookFailed,
+
+    /// <summary>
+    /// The client sent messages faster than <see cref="WebSocketEndpointOptions.MessageRateLimit"/> allows and
+    /// <see cref="MessageRateLimitMode.Close"/> applies; closed with 1008 (policy violation).
+    /// </summary>
+    RateLimited,
 }

@@ -16,4 +16,7 @@ internal static class ErrorNotice
     public const string DuplicateId = "duplicate_id";
     public const string ConnectionClosed = "connection_closed";
     public const string Busy = "busy";
+    public const string RateLimited = "rate_limited";
+    public const string TooManyRequests = "too_many_requests";
+    public const string HandlerTimeout = "handler_timeout";
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
@@ -25,6 +26,22 @@ internal sealed class EndpointRuntime
         AllowedOrigins = [.. options.AllowedOrigins.Where(static o => o != "*").Select(static o => o.TrimEnd('/'))];
         OriginValidator = options.OriginValidator;
         OnUpgradeFailed = options.OnUpgradeFailed;
+        MessageRateLimitMode = options.MessageRateLimitMode;
+        MaxPendingRequests = options.MaxPendingRequests;
+        HandlerTimeout = options.HandlerTimeout;
+        if (options.MessageRateLimit is { } limit)
+        {
+            // A copy that each connection's bucket refills as messages arrive, without a timer per connection, and
+            // that never queues: a message gets a token at once or not at all.
+            MessageRateLimit = new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = limit.TokenLimit,
+                TokensPerPeriod = limit.TokensPerPeriod,
+                ReplenishmentPeriod = limit.ReplenishmentPeriod,
+                AutoReplenishment = false,
+                QueueLimit = 0,
+            };
+        }
     }
 
     public NamespaceState Namespace { get; }
@@ -55,6 +72,15 @@ internal sealed class EndpointRuntime
     public Func<HttpContext, string, bool>? OriginValidator { get; }
 
     public Func<WebSocketUpgradeFailedContext, Task>? OnUpgradeFailed { get; }
+
+    /// <summary>The per-connection token bucket, never auto-replenished; null when messages are not rate limited.</summary>
+    public TokenBucketRateLimiterOptions? MessageRateLimit { get; }
+
+    public MessageRateLimitMode MessageRateLimitMode { get; }
+
+    public int MaxPendingRequests { get; }
+
+    public TimeSpan HandlerTimeout { get; }
 }
 
 /// <summary>The request delegate of a mapped WebSocket endpoint: checks the upgrade, then hands over to the registry.</summary>
