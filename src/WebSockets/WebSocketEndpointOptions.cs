@@ -118,7 +118,8 @@ public sealed class WebSocketEndpointOptions
     /// waiting for it: a request gets the error reply <c>handler_timeout</c> (anything else an error notice), and the
     /// connection goes on with its next message. A handler that ignores its token keeps running unobserved until it ends;
     /// its result is discarded and its services are disposed then. With a timeout set, each handler gets a token of its own,
-    /// canceled at the timeout or when the connection ends; without one, the connection's token. Must be positive or
+    /// canceled at the timeout or when the connection ends and valid only while the handler runs (a timer and a token
+    /// per message); without one, the connection's token. Must be positive or
     /// <see cref="Timeout.InfiniteTimeSpan"/>. The default is <see cref="Timeout.InfiniteTimeSpan"/>: handlers of one
     /// connection may legitimately run for as long as it lives (a subscription loop, a request to the client with a long
     /// timeout), a hung handler holds up only its own connection, and a timer per message has a cost. Set it when handlers
