@@ -34,4 +34,10 @@ public enum DisconnectReason
     /// and no token refresh extended it; closed with 1008 (policy violation).
     /// </summary>
     AuthenticationExpired,
+
+    /// <summary>
+    /// The client sent messages faster than <see cref="WebSocketEndpointOptions.MessageRateLimit"/> allows and
+    /// <see cref="MessageRateLimitMode.Close"/> applies; closed with 1008 (policy violation).
+    /// </summary>
+    RateLimited,
 }

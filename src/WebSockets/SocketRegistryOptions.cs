@@ -70,6 +70,30 @@ public sealed class SocketRegistryOptions
     public int MaxRoomsPerConnection { get; set; } = 100;
 
     /// <summary>
+    /// Gets or sets how many connections this server accepts at once, over all its endpoints. Connections being accepted
+    /// count too, so concurrent upgrades can't overshoot. An upgrade beyond it is refused with 503 (Service Unavailable)
+    /// before it is accepted, and counted as <c>max_connections</c> in <c>websockets.server.rejected_connections</c>.
+    /// Must be positive or <see langword="null"/>. The default, <see langword="null"/>, is no limit.
+    /// </summary>
+    public int? MaxConnections { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many connections one user (the ID from <see cref="UserIdProvider"/>) may have open on this server at
+    /// once. An upgrade beyond it is refused with 429 (Too Many Requests) before it is accepted. Connections without a user
+    /// ID are not limited by it. Must be positive or <see langword="null"/>. The default, <see langword="null"/>, is no limit.
+    /// </summary>
+    public int? MaxConnectionsPerUser { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many connections one remote IP address may have open on this server at once. An upgrade beyond it
+    /// is refused with 429 (Too Many Requests) before it is accepted. IPv6 addresses count per /64 prefix (what one
+    /// subscriber usually gets), so a host can't get around the limit by changing addresses within its prefix. Behind a
+    /// reverse proxy, use the forwarded-headers middleware so that the address is the client's, not the proxy's. Must be
+    /// positive or <see langword="null"/>. The default, <see langword="null"/>, is no limit.
+    /// </summary>
+    public int? MaxConnectionsPerIpAddress { get; set; }
+
+    /// <summary>
     /// Gets or sets how long a cluster-wide presence query waits for the backplane before it answers with what it has,
     /// marked incomplete, and how long connection set-up and disconnect wait for the backplane to record presence. Must be
     /// positive. The default is 2 seconds.

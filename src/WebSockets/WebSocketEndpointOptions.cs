@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
 
 namespace WebSockets;
@@ -82,8 +83,53 @@ public sealed class WebSocketEndpointOptions
     public TimeSpan IdleTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
     /// <summary>
+    /// Gets or sets how fast each connection may send messages: a token bucket of its own per connection, holding
+    /// <see cref="TokenBucketRateLimiterOptions.TokenLimit"/> messages (the burst) and refilled with
+    /// <see cref="TokenBucketRateLimiterOptions.TokensPerPeriod"/> messages every
+    /// <see cref="TokenBucketRateLimiterOptions.ReplenishmentPeriod"/> (the sustained rate). Every message counts, text or
+    /// binary, except a client's reply to a request the server is waiting for. A message beyond the limit is never
+    /// handled; <see cref="MessageRateLimitMode"/> says what happens instead. The bucket refills as messages arrive, without
+    /// a timer: <see cref="TokenBucketRateLimiterOptions.AutoReplenishment"/>, <see cref="TokenBucketRateLimiterOptions.QueueLimit"/>
+    /// and <see cref="TokenBucketRateLimiterOptions.QueueProcessingOrder"/> are ignored (messages never wait for a token).
+    /// The options are copied when the endpoint is mapped. The default, <see langword="null"/>, is no limit.
+    /// </summary>
+    public TokenBucketRateLimiterOptions? MessageRateLimit { get; set; }
+
+    /// <summary>
+    /// Gets or sets what happens to a message beyond <see cref="MessageRateLimit"/>: <see cref="MessageRateLimitMode.Reject"/>
+    /// drops it and sends the client the error <c>rate_limited</c> (the connection stays open),
+    /// <see cref="MessageRateLimitMode.Close"/> closes the connection with 1008. The default is
+    /// <see cref="MessageRateLimitMode.Reject"/>.
+    /// </summary>
+    public MessageRateLimitMode MessageRateLimitMode { get; set; } = MessageRateLimitMode.Reject;
+
+    /// <summary>
+    /// Gets or sets how many requests (messages with an <c>id</c>) of one connection may be pending at once, running or
+    /// waiting for their handler, on an event-protocol endpoint. A request beyond it gets the error reply
+    /// <c>too_many_requests</c> and is not handled; the connection stays open. It keeps room for events in the queue of
+    /// 32 messages that may wait behind a running handler (beyond which every message gets <c>busy</c>). Must be between
+    /// 1 and 32. The default is 16.
+    /// </summary>
+    public int MaxPendingRequests { get; set; } = 16;
+
+    /// <summary>
+    /// Gets or sets how long one handler may run for one message: an event or request handler, a binary handler, or a raw
+    /// message handler. At the timeout, the handler's <see cref="CancellationToken"/> is canceled and the server stops
+    /// waiting for it: a request gets the error reply <c>handler_timeout</c> (anything else an error notice), and the
+    /// connection goes on with its next message. A handler that ignores its token keeps running unobserved until it ends;
+    /// its result is discarded and its services are disposed then. With a timeout set, each handler gets a token of its own,
+    /// canceled at the timeout or when the connection ends and valid only while the handler runs (a timer and a token
+    /// per message); without one, the connection's token. Must be positive or
+    /// <see cref="Timeout.InfiniteTimeSpan"/>. The default is <see cref="Timeout.InfiniteTimeSpan"/>: handlers of one
+    /// connection may legitimately run for as long as it lives (a subscription loop, a request to the client with a long
+    /// timeout), a hung handler holds up only its own connection, and a timer per message has a cost. Set it when handlers
+    /// call services that can hang.
+    /// </summary>
+    public TimeSpan HandlerTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>
     /// Gets or sets a handler that writes the response when an upgrade is refused (not a WebSocket request, origin
-    /// refused, duplicate ID, server stopping). The status code is set before it runs. The default, <see langword="null"/>,
+    /// refused, duplicate ID, server stopping, a connection limit of <see cref="SocketRegistryOptions"/> reached). The status code is set before it runs. The default, <see langword="null"/>,
     /// writes the reason as a plain-text body.
     /// </summary>
     public Func<WebSocketUpgradeFailedContext, Task>? OnUpgradeFailed { get; set; }

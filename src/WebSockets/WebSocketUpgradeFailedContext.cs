@@ -23,7 +23,7 @@ public sealed class WebSocketUpgradeFailedContext
     /// <summary>Gets the refused request.</summary>
     public HttpContext HttpContext { get; }
 
-    /// <summary>Gets the status code already set on the response: 403, 409, 426 or 503.</summary>
+    /// <summary>Gets the status code already set on the response: 403, 409, 426, 429 or 503.</summary>
     public int StatusCode { get; }
 
     /// <summary>Gets why the upgrade was refused.</summary>

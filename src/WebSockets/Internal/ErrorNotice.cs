@@ -18,4 +18,7 @@ internal static class ErrorNotice
     public const string Busy = "busy";
     public const string Forbidden = "forbidden";
     public const string Unauthorized = "unauthorized";
+    public const string RateLimited = "rate_limited";
+    public const string TooManyRequests = "too_many_requests";
+    public const string HandlerTimeout = "handler_timeout";
 }

@@ -29,21 +29,31 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
     {
         if (!message.IsText)
         {
-            return HandleBinaryAsync(connection, message, cancellationToken);
+            return connection.TryAcquireMessagePermit()
+                ? HandleBinaryAsync(connection, message, cancellationToken)
+                : RefuseRateLimitedAsync(connection, eventName: null, id: null, cancellationToken);
         }
 
-        if (!EventEnvelope.TryParse(message.Data.Span, out var envelope, out var code, out var text))
+        var parsed = EventEnvelope.TryParse(message.Data.Span, out var envelope, out var code, out var text);
+
+        // A reply to a request the server is waiting for is never rate limited: the server asked for it.
+        if (parsed && envelope.Reply is { } awaitedId && connection.TryCompleteReply(awaitedId, envelope.Data, envelope.Error))
+        {
+            return default;
+        }
+
+        if (!connection.TryAcquireMessagePermit())
+        {
+            return RefuseRateLimitedAsync(connection, envelope.Event, envelope.Id, cancellationToken);
+        }
+
+        if (!parsed)
         {
             return ReportAsync(connection, new SocketEventError(code, text, envelope.Event, envelope.Id), cancellationToken);
         }
 
         if (envelope.Reply is { } replyId)
         {
-            if (connection.TryCompleteReply(replyId, envelope.Data, envelope.Error))
-            {
-                return default;
-            }
-
             return ReportAsync(connection, new SocketEventError(ErrorNotice.UnknownReply, $"No request with id {replyId} is waiting for a reply; it may have timed out.", requestId: replyId), cancellationToken);
         }
 
@@ -70,9 +80,15 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             }
         }
 
-        if (id is { } requestId && !connection.TryBeginRequest(requestId))
+        if (id is { } requestId)
         {
-            return ReportAsync(connection, new SocketEventError(ErrorNotice.DuplicateId, $"Request id {requestId} is already being handled; use a new id per request.", eventName, requestId), cancellationToken);
+            switch (connection.TryBeginRequest(requestId))
+            {
+                case RequestAdmission.DuplicateId:
+                    return ReportAsync(connection, new SocketEventError(ErrorNotice.DuplicateId, $"Request id {requestId} is already being handled; use a new id per request.", eventName, requestId), cancellationToken);
+                case RequestAdmission.TooManyRequests:
+                    return RefuseTooManyRequestsAsync(connection, eventName, requestId, cancellationToken);
+            }
         }
 
         if (connection.InvocationsIdle)
@@ -126,18 +142,42 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
     }
 
     private ValueTask ReportBusyAsync(SocketConnection connection, string? eventName, long? id, CancellationToken cancellationToken)
-        => ReportAsync(connection, new SocketEventError(
+    {
+        connection.Metrics.MessageRejected(_namespace.Name, RejectionReason.Busy);
+        return ReportAsync(connection, new SocketEventError(
             ErrorNotice.Busy,
             $"{SocketConnection.MaxQueuedInvocations} messages of this connection are already waiting for their handlers; this one was refused. Wait for replies before sending more.",
             eventName,
             id), cancellationToken);
+    }
+
+    /// <summary>A message over the rate limit: under Reject the client is told (an error reply for a request); under Close, not.</summary>
+    private ValueTask RefuseRateLimitedAsync(SocketConnection connection, string? eventName, long? id, CancellationToken cancellationToken)
+        => connection.AnswersRateLimitedMessages
+            ? ReportAsync(connection, new SocketEventError(
+                ErrorNotice.RateLimited,
+                "This connection sends messages faster than the server allows; this one was dropped. Slow down.",
+                eventName,
+                id), cancellationToken)
+            : default;
+
+    private ValueTask RefuseTooManyRequestsAsync(SocketConnection connection, string eventName, long id, CancellationToken cancellationToken)
+    {
+        connection.Metrics.MessageRejected(_namespace.Name, RejectionReason.TooManyRequests);
+        LimitsLog.TooManyRequests(_logger, connection.Id, connection.MaxPendingRequests, id, eventName);
+        return ReportAsync(connection, new SocketEventError(
+            ErrorNotice.TooManyRequests,
+            $"{connection.MaxPendingRequests} requests of this connection are already pending; this one was refused. Wait for replies before sending more.",
+            eventName,
+            id), cancellationToken);
+    }
 
     /// <summary>Runs the binary handler on the invocation chain. Never throws.</summary>
     private static async Task RunBinaryAsync(MessageHandler binary, SocketConnection connection, SocketMessage message, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
-            await binary.HandleAsync(connection, message, cancellationToken);
+            await binary.HandleMessageAsync(connection, message, cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -152,6 +192,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
     /// <summary>Runs one handler. Never throws: it runs on the connection's invocation chain.</summary>
     private async Task InvokeAsync(SocketConnection connection, EventRegistration registration, object? argument, long? id, CancellationToken cancellationToken)
     {
+        using var deadline = connection.StartHandlerDeadline(cancellationToken);
         try
         {
             if (registration.Authorization is { } authorization && !await IsAuthorizedAsync(connection, authorization))
@@ -167,9 +208,10 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             {
                 Connection = connection,
                 Message = argument,
-                Token = cancellationToken,
+                Token = deadline.TokenOr(cancellationToken),
                 Services = handler.NeedsScope ? scope.ServiceProvider : null,
             };
+            Task<object?>? abandoned = null;
             try
             {
                 if (registration.CreateTarget is { } createTarget)
@@ -177,11 +219,33 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
                     context.Target = createTarget(scope.ServiceProvider, connection);
                 }
 
-                result = await handler.Invoke(context);
+                var invoking = handler.Invoke(context);
+                if (deadline.IsActive && !invoking.IsCompleted)
+                {
+                    var running = invoking.AsTask();
+                    abandoned = running;
+                    result = await running.WaitAsync(context.Token);
+                    abandoned = null;
+                }
+                else
+                {
+                    result = await invoking;
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return; // the connection ended while the handler ran
+            }
+            catch (OperationCanceledException) when (deadline.HasExpired(cancellationToken))
+            {
+                // The handler is canceled; the connection stops waiting for it and goes on with its next message.
+                OnHandlerTimedOut(connection, registration.Name);
+                await ReportAsync(connection, new SocketEventError(
+                    ErrorNotice.HandlerTimeout,
+                    $"The handler of event '{registration.Name}' did not finish within {connection.HandlerTimeout}; it was canceled.",
+                    registration.Name,
+                    id), cancellationToken);
+                return;
             }
             catch (SocketRequestException ex)
             {
@@ -200,10 +264,19 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             }
             finally
             {
-                if (handler.NeedsScope)
+                if (abandoned is { IsCompleted: false })
                 {
-                    await ControllerBinder.DisposeAsync(context.Target);
-                    await scope.DisposeAsync();
+                    // Its services are disposed when it ends, not under it.
+                    _ = FinishAbandonedAsync(abandoned, connection.Id, handler.NeedsScope ? scope : null, context.Target);
+                }
+                else
+                {
+                    _ = abandoned?.Exception; // it timed out as it failed: observed here
+                    if (handler.NeedsScope)
+                    {
+                        await ControllerBinder.DisposeAsync(context.Target);
+                        await scope.DisposeAsync();
+                    }
                 }
             }
 
@@ -238,6 +311,45 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
         // Authorization handlers may be scoped services.
         await using var scope = _scopeFactory.CreateAsyncScope();
         return await EventAuthorization.IsAuthorizedAsync(scope.ServiceProvider, connection, authorization);
+    }
+
+    private void OnHandlerTimedOut(SocketConnection connection, string eventName)
+    {
+        connection.Metrics.HandlerTimedOut(_namespace.Name);
+        LimitsLog.HandlerTimedOut(_logger, eventName, connection.HandlerTimeout, connection.Id);
+    }
+
+    /// <summary>
+    /// Waits, off the invocation chain, for a handler that outlived its timeout: observes its failure, then disposes its
+    /// controller and scope.
+    /// </summary>
+    private async Task FinishAbandonedAsync(Task<object?> running, string connectionId, AsyncServiceScope? scope, object? target)
+    {
+        try
+        {
+            await running;
+        }
+        catch (OperationCanceledException)
+        {
+            // It honored its token, late.
+        }
+        catch (Exception ex)
+        {
+            LimitsLog.AbandonedHandlerFailed(_logger, connectionId, ex);
+        }
+
+        if (scope is { } owned)
+        {
+            try
+            {
+                await ControllerBinder.DisposeAsync(target);
+                await owned.DisposeAsync();
+            }
+            catch (Exception ex)
+            {
+                LimitsLog.AbandonedHandlerFailed(_logger, connectionId, ex);
+            }
+        }
     }
 
     /// <summary>

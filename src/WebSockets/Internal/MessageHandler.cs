@@ -33,8 +33,24 @@ internal sealed partial class MessageHandler : IMessageDispatcher
         return new MessageHandler(bound, services, registry);
     }
 
+    /// <summary>
+    /// Handles one message of a raw endpoint: refused when over the connection's rate limit (with an error notice under
+    /// <see cref="MessageRateLimitMode.Reject"/>), otherwise <see cref="HandleMessageAsync"/>.
+    /// </summary>
+    public ValueTask HandleAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
+    {
+        if (connection.TryAcquireMessagePermit())
+        {
+            return HandleMessageAsync(connection, message, cancellationToken);
+        }
+
+        return connection.AnswersRateLimitedMessages
+            ? connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.RateLimited, "This connection sends messages faster than the server allows; this one was dropped. Slow down."), cancellationToken)
+            : default;
+    }
+
     /// <summary>Binds one message, runs the handler and queues its result. Never throws for bad input or handler errors.</summary>
-    public async ValueTask HandleAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
+    internal async ValueTask HandleMessageAsync(SocketConnection connection, SocketMessage message, CancellationToken cancellationToken)
     {
         if (!message.IsText && !AcceptsBinary)
         {
@@ -75,20 +91,42 @@ internal sealed partial class MessageHandler : IMessageDispatcher
 
         object? result;
         var scope = _handler.NeedsScope ? _scopeFactory.CreateAsyncScope() : default;
+        using var deadline = connection.StartHandlerDeadline(cancellationToken);
+        Task<object?>? abandoned = null;
         try
         {
             var context = new HandlerContext
             {
                 Connection = connection,
                 Message = argument,
-                Token = cancellationToken,
+                Token = deadline.TokenOr(cancellationToken),
                 Services = _handler.NeedsScope ? scope.ServiceProvider : null,
             };
-            result = await _handler.Invoke(context);
+            var invoking = _handler.Invoke(context);
+            if (deadline.IsActive && !invoking.IsCompleted)
+            {
+                // The handler does not own the pooled payload (it got a copy), so it may outlive this wait.
+                var running = invoking.AsTask();
+                abandoned = running;
+                result = await running.WaitAsync(context.Token);
+                abandoned = null;
+            }
+            else
+            {
+                result = await invoking;
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return; // the connection ended while the handler ran
+        }
+        catch (OperationCanceledException) when (deadline.HasExpired(cancellationToken))
+        {
+            // The handler is canceled; the connection stops waiting for it and goes on with its next message.
+            connection.Metrics.HandlerTimedOut(connection.Namespace);
+            LimitsLog.MessageHandlerTimedOut(_logger, connection.HandlerTimeout, connection.Id);
+            await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerTimeout, $"The handler did not finish within {connection.HandlerTimeout}; it was canceled."), cancellationToken);
+            return;
         }
         catch (Exception ex)
         {
@@ -101,9 +139,18 @@ internal sealed partial class MessageHandler : IMessageDispatcher
         }
         finally
         {
-            if (_handler.NeedsScope)
+            if (abandoned is { IsCompleted: false })
             {
-                await DisposeScopeAsync(scope, connection.Id);
+                // Its services are disposed when it ends, not under it.
+                _ = FinishAbandonedAsync(abandoned, connection.Id, _handler.NeedsScope ? scope : null);
+            }
+            else
+            {
+                _ = abandoned?.Exception; // it timed out as it failed: observed here
+                if (_handler.NeedsScope)
+                {
+                    await DisposeScopeAsync(scope, connection.Id);
+                }
             }
         }
 
@@ -123,6 +170,28 @@ internal sealed partial class MessageHandler : IMessageDispatcher
             }
 
             await connection.SendAsync(reply, cancellationToken);
+        }
+    }
+
+    /// <summary>Waits, off the read pump, for a handler that outlived its timeout: observes its failure, then disposes its scope.</summary>
+    private async Task FinishAbandonedAsync(Task<object?> running, string connectionId, AsyncServiceScope? scope)
+    {
+        try
+        {
+            await running;
+        }
+        catch (OperationCanceledException)
+        {
+            // It honored its token, late.
+        }
+        catch (Exception ex)
+        {
+            LimitsLog.AbandonedHandlerFailed(_logger, connectionId, ex);
+        }
+
+        if (scope is { } owned)
+        {
+            await DisposeScopeAsync(owned, connectionId);
         }
     }
 

@@ -87,13 +87,21 @@ internal sealed partial class SocketConnection
         return true;
     }
 
-    /// <summary>Marks a client request as being handled; false when one with that ID still is.</summary>
-    internal bool TryBeginRequest(long id)
+    /// <summary>
+    /// Marks a client request as pending (running or waiting for its handler) until <see cref="EndRequest"/>. Refused when
+    /// one with that ID still is, or when <see cref="MaxPendingRequests"/> already are.
+    /// </summary>
+    internal RequestAdmission TryBeginRequest(long id)
     {
         var active = _activeRequestIds ?? Interlocked.CompareExchange(ref _activeRequestIds, [], null) ?? _activeRequestIds;
         lock (active)
         {
-            return active.Add(id);
+            if (active.Count >= MaxPendingRequests)
+            {
+                return active.Contains(id) ? RequestAdmission.DuplicateId : RequestAdmission.TooManyRequests;
+            }
+
+            return active.Add(id) ? RequestAdmission.Admitted : RequestAdmission.DuplicateId;
         }
     }
 
@@ -426,4 +434,12 @@ internal sealed partial class SocketConnection
             }
         }
     }
+}
+
+/// <summary>The outcome of <see cref="SocketConnection.TryBeginRequest"/>.</summary>
+internal enum RequestAdmission
+{
+    Admitted,
+    DuplicateId,
+    TooManyRequests,
 }

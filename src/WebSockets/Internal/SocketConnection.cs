@@ -40,6 +40,7 @@ internal sealed partial class SocketConnection : ISocketConnection
     private readonly CancellationTokenSource _closedCts = new();
     private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly System.Threading.RateLimiting.TokenBucketRateLimiter? _rateLimiter;
 
     private ClaimsPrincipal _user;
     private WebSocket? _socket;
@@ -75,6 +76,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         _query = WithoutAccessToken(httpContext.Request.Query);
         RemoteIpAddress = httpContext.Connection.RemoteIpAddress;
         SubProtocol = subProtocol;
+        _rateLimiter = CreateRateLimiter(endpoint);
 
         var mode = registry.Options.SendQueueFullMode;
         var channelOptions = new BoundedChannelOptions(registry.Options.SendQueueCapacity)
@@ -442,6 +444,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         }
 
         socket.Dispose();
+        _rateLimiter?.Dispose(); // the read pump, its only user, is done
         CancelClosedToken();
         await CompleteEventsAsync();
     }

@@ -14,6 +14,9 @@ internal sealed class SocketMetrics
     private readonly UpDownCounter<long> _activeConnections;
     private readonly Counter<long> _disconnects;
     private readonly Counter<long> _droppedMessages;
+    private readonly Counter<long> _rejectedConnections;
+    private readonly Counter<long> _rejectedMessages;
+    private readonly Counter<long> _handlerTimeouts;
 
     public SocketMetrics(IMeterFactory meterFactory)
     {
@@ -24,6 +27,12 @@ internal sealed class SocketMetrics
             "websockets.server.disconnects", "{connection}", "Connections ended, by namespace and reason.");
         _droppedMessages = Meter.CreateCounter<long>(
             "websockets.server.dropped_messages", "{message}", "Messages discarded because a send queue was full, by namespace.");
+        _rejectedConnections = Meter.CreateCounter<long>(
+            "websockets.server.rejected_connections", "{connection}", "Upgrades refused by a connection limit, by namespace and reason.");
+        _rejectedMessages = Meter.CreateCounter<long>(
+            "websockets.server.rejected_messages", "{message}", "Client messages refused without being handled (rate_limited, too_many_requests, busy), by namespace and reason.");
+        _handlerTimeouts = Meter.CreateCounter<long>(
+            "websockets.server.handler_timeouts", "{message}", "Handlers canceled at the handler timeout, by namespace.");
     }
 
     public Meter Meter { get; }
@@ -63,6 +72,32 @@ internal sealed class SocketMetrics
         }
     }
 
+    /// <summary>An upgrade refused by a connection limit; <paramref name="reason"/> is a <see cref="RejectionReason"/> value.</summary>
+    public void ConnectionRejected(string ns, string reason)
+    {
+        if (_rejectedConnections.Enabled)
+        {
+            _rejectedConnections.Add(1, new TagList { { "websockets.namespace", ns }, { RejectionReason.TagName, reason } });
+        }
+    }
+
+    /// <summary>A client message refused unhandled; <paramref name="reason"/> is a <see cref="RejectionReason"/> value.</summary>
+    public void MessageRejected(string ns, string reason)
+    {
+        if (_rejectedMessages.Enabled)
+        {
+            _rejectedMessages.Add(1, new TagList { { "websockets.namespace", ns }, { RejectionReason.TagName, reason } });
+        }
+    }
+
+    public void HandlerTimedOut(string ns)
+    {
+        if (_handlerTimeouts.Enabled)
+        {
+            _handlerTimeouts.Add(1, new KeyValuePair<string, object?>("websockets.namespace", ns));
+        }
+    }
+
     internal static string ReasonTag(DisconnectReason reason) => reason switch
     {
         DisconnectReason.ClientClosed => "client_closed",
@@ -73,6 +108,19 @@ internal sealed class SocketMetrics
         DisconnectReason.MessageTooBig => "message_too_big",
         DisconnectReason.IdleTimeout => "idle_timeout",
         DisconnectReason.HookFailed => "hook_failed",
+        DisconnectReason.RateLimited => "rate_limited",
         _ => "unknown",
     };
+}
+
+/// <summary>The values of the <c>websockets.rejection.reason</c> tag.</summary>
+internal static class RejectionReason
+{
+    public const string TagName = "websockets.rejection.reason";
+    public const string MaxConnections = "max_connections";
+    public const string MaxConnectionsPerUser = "max_connections_per_user";
+    public const string MaxConnectionsPerIpAddress = "max_connections_per_ip";
+    public const string RateLimited = "rate_limited";
+    public const string TooManyRequests = "too_many_requests";
+    public const string Busy = "busy";
 }

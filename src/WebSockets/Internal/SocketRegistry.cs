@@ -36,6 +36,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         ServerId = NewServerId();
         BackplaneContext = new RegistryBackplaneContext(this);
         Options = options.Value;
+        Limits = new ConnectionLimiter(Options);
         _services = services;
         Metrics = metrics;
         TimeProvider = timeProvider;
@@ -67,6 +68,9 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     internal IServiceProvider Services => _services;
 
     public SocketMetrics Metrics { get; }
+
+    /// <summary>The connection limits; a connection's slot is taken before its upgrade is accepted.</summary>
+    internal ConnectionLimiter Limits { get; }
 
     public TimeProvider TimeProvider { get; }
 
@@ -204,6 +208,19 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     /// <summary>Accepts the upgrade and runs the connection to its end. The ID must be reserved.</summary>
     internal async Task RunConnectionAsync(HttpContext context, SocketConnection connection, WebSocketAcceptContext acceptContext, EndpointRuntime endpoint)
     {
+        try
+        {
+            await RunConnectionCoreAsync(context, connection, acceptContext, endpoint);
+        }
+        finally
+        {
+            // Normally released as soon as the socket is done; this covers every other way out.
+            connection.LimitSlot?.Release();
+        }
+    }
+
+    private async Task RunConnectionCoreAsync(HttpContext context, SocketConnection connection, WebSocketAcceptContext acceptContext, EndpointRuntime endpoint)
+    {
         var ns = connection.NamespaceState;
         bool connected;
         var handshakeCts = new CancellationTokenSource(endpoint.HandshakeTimeout, TimeProvider);
@@ -248,8 +265,10 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         }
         finally
         {
-            // Leave the namespace only after the socket is done, so a hung connection stays visible. The ID stays
-            // claimed until the disconnect hooks have run, so a reconnect with the same ID can't overlap them.
+            // The socket is done: its connection-limit slot is free for the next upgrade. Leave the namespace only
+            // now, so a hung connection stays visible. The ID stays claimed until the disconnect hooks have run, so a
+            // reconnect with the same ID can't overlap them.
+            connection.LimitSlot?.Release();
             ns.Remove(connection);
             await UnregisterAsync(connection);
             Interlocked.Decrement(ref _count);

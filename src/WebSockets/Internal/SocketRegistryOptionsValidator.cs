@@ -29,6 +29,10 @@ internal sealed class SocketRegistryOptionsValidator : IValidateOptions<SocketRe
             failures.Add($"{nameof(SocketRegistryOptions.MaxRoomsPerConnection)} must be positive; it is {options.MaxRoomsPerConnection}.");
         }
 
+        RequirePositiveOrNull(failures, nameof(SocketRegistryOptions.MaxConnections), options.MaxConnections);
+        RequirePositiveOrNull(failures, nameof(SocketRegistryOptions.MaxConnectionsPerUser), options.MaxConnectionsPerUser);
+        RequirePositiveOrNull(failures, nameof(SocketRegistryOptions.MaxConnectionsPerIpAddress), options.MaxConnectionsPerIpAddress);
+
         if (options.JsonSerializerOptions is null)
         {
             failures.Add($"{nameof(SocketRegistryOptions.JsonSerializerOptions)} must not be null.");
@@ -59,6 +63,32 @@ internal sealed class SocketRegistryOptionsValidator : IValidateOptions<SocketRe
 
         RequirePositiveOrInfinite(failures, nameof(WebSocketEndpointOptions.KeepAliveTimeout), options.KeepAliveTimeout);
         RequirePositiveOrInfinite(failures, nameof(WebSocketEndpointOptions.IdleTimeout), options.IdleTimeout);
+        RequirePositiveOrInfinite(failures, nameof(WebSocketEndpointOptions.HandlerTimeout), options.HandlerTimeout);
+        if (options.MaxPendingRequests is < 1 or > SocketConnection.MaxQueuedInvocations)
+        {
+            failures.Add($"{nameof(WebSocketEndpointOptions.MaxPendingRequests)} must be between 1 and {SocketConnection.MaxQueuedInvocations} (the messages that may wait behind a running handler); it is {options.MaxPendingRequests}.");
+        }
+
+        if (!Enum.IsDefined(options.MessageRateLimitMode))
+        {
+            failures.Add($"{nameof(WebSocketEndpointOptions.MessageRateLimitMode)} has an unknown value {(int)options.MessageRateLimitMode}.");
+        }
+
+        if (options.MessageRateLimit is { } rate)
+        {
+            if (rate.TokenLimit < 1)
+            {
+                failures.Add($"{nameof(WebSocketEndpointOptions.MessageRateLimit)}.{nameof(rate.TokenLimit)} (the burst) must be positive; it is {rate.TokenLimit}.");
+            }
+
+            if (rate.TokensPerPeriod < 1)
+            {
+                failures.Add($"{nameof(WebSocketEndpointOptions.MessageRateLimit)}.{nameof(rate.TokensPerPeriod)} must be positive; it is {rate.TokensPerPeriod}.");
+            }
+
+            RequirePositive(failures, $"{nameof(WebSocketEndpointOptions.MessageRateLimit)}.{nameof(rate.ReplenishmentPeriod)}", rate.ReplenishmentPeriod);
+        }
+
         if (options.Namespace is { } ns && string.IsNullOrWhiteSpace(ns))
         {
             failures.Add($"{nameof(WebSocketEndpointOptions.Namespace)} must be null (the default namespace) or a non-empty name.");
@@ -88,6 +118,14 @@ internal sealed class SocketRegistryOptionsValidator : IValidateOptions<SocketRe
         if (value <= TimeSpan.Zero)
         {
             failures.Add($"{name} must be positive; it is {value}.");
+        }
+    }
+
+    private static void RequirePositiveOrNull(List<string> failures, string name, int? value)
+    {
+        if (value < 1)
+        {
+            failures.Add($"{name} must be positive, or null for no limit; it is {value}.");
         }
     }
 

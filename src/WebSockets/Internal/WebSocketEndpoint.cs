@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,22 @@ internal sealed class EndpointRuntime
         OnUpgradeFailed = options.OnUpgradeFailed;
         CloseOnAuthenticationExpiration = options.CloseOnAuthenticationExpiration;
         TokenRefreshScheme = options.TokenRefreshScheme;
+        MessageRateLimitMode = options.MessageRateLimitMode;
+        MaxPendingRequests = options.MaxPendingRequests;
+        HandlerTimeout = options.HandlerTimeout;
+        if (options.MessageRateLimit is { } limit)
+        {
+            // A copy that each connection's bucket refills as messages arrive, without a timer per connection, and
+            // that never queues: a message gets a token at once or not at all.
+            MessageRateLimit = new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = limit.TokenLimit,
+                TokensPerPeriod = limit.TokensPerPeriod,
+                ReplenishmentPeriod = limit.ReplenishmentPeriod,
+                AutoReplenishment = false,
+                QueueLimit = 0,
+            };
+        }
     }
 
     public NamespaceState Namespace { get; }
@@ -62,6 +79,15 @@ internal sealed class EndpointRuntime
     public bool CloseOnAuthenticationExpiration { get; }
 
     public string? TokenRefreshScheme { get; }
+
+    /// <summary>The per-connection token bucket, never auto-replenished; null when messages are not rate limited.</summary>
+    public TokenBucketRateLimiterOptions? MessageRateLimit { get; }
+
+    public MessageRateLimitMode MessageRateLimitMode { get; }
+
+    public int MaxPendingRequests { get; }
+
+    public TimeSpan HandlerTimeout { get; }
 }
 
 /// <summary>The request delegate of a mapped WebSocket endpoint: checks the upgrade, then hands over to the registry.</summary>
@@ -90,22 +116,40 @@ internal sealed partial class WebSocketEndpoint(SocketRegistry registry, Endpoin
             return RefuseAsync(context, StatusCodes.Status403Forbidden, "The request's Origin is not allowed to open a WebSocket here.");
         }
 
-        var id = registry.Options.ConnectionIdGenerator is { } generator ? generator(context) : NewConnectionId();
-        if (string.IsNullOrEmpty(id))
+        var userId = registry.GetUserId(context);
+        ConnectionLimiter.ConnectionSlot? slot = null;
+        if (registry.Limits.IsEnabled && !registry.Limits.TryAcquire(userId, context.Connection.RemoteIpAddress, out slot, out var refusal))
         {
-            throw new InvalidOperationException($"{nameof(SocketRegistryOptions.ConnectionIdGenerator)} returned a null or empty connection ID.");
+            return RefuseOverLimitAsync(context, userId, refusal!);
+        }
+
+        string id;
+        try
+        {
+            id = registry.Options.ConnectionIdGenerator is { } generator ? generator(context) : NewConnectionId();
+            if (string.IsNullOrEmpty(id))
+            {
+                throw new InvalidOperationException($"{nameof(SocketRegistryOptions.ConnectionIdGenerator)} returned a null or empty connection ID.");
+            }
+        }
+        catch
+        {
+            slot?.Release();
+            throw;
         }
 
         var subProtocol = SelectSubProtocol(context.WebSockets.WebSocketRequestedProtocols);
         var connection = new SocketConnection(id, context, subProtocol, registry, endpoint, endpoint.Namespace)
         {
-            UserId = registry.GetUserId(context),
+            UserId = userId,
+            LimitSlot = slot,
             AuthenticationExpiresAt = context.User.Identity?.IsAuthenticated == true
                 ? context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Properties?.ExpiresUtc
                 : null,
         };
         if (!registry.TryReserve(connection))
         {
+            slot?.Release();
             Log.DuplicateId(logger, id);
             return RefuseAsync(context, StatusCodes.Status409Conflict, "A connection with this ID is already open.");
         }
@@ -174,6 +218,29 @@ internal sealed partial class WebSocketEndpoint(SocketRegistry registry, Endpoin
         }
 
         return null;
+    }
+
+    /// <summary>Refuses an upgrade over a connection limit: 503 when the server is full, 429 for one user or address.</summary>
+    private Task RefuseOverLimitAsync(HttpContext context, string? userId, string refusal)
+    {
+        var options = registry.Options;
+        registry.Metrics.ConnectionRejected(endpoint.Namespace.Name, refusal);
+        switch (refusal)
+        {
+            case RejectionReason.MaxConnections:
+                LimitsLog.ConnectionLimitReached(logger, options.MaxConnections!.Value);
+                return RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "The server has reached its maximum number of WebSocket connections; try again later.");
+            case RejectionReason.MaxConnectionsPerUser:
+                LimitsLog.UserConnectionLimitReached(logger, userId!, options.MaxConnectionsPerUser!.Value);
+                return RefuseAsync(context, StatusCodes.Status429TooManyRequests, "This user already has the maximum number of WebSocket connections open; close one first.");
+            default:
+                if (logger.IsEnabled(LogLevel.Debug))
+                {
+                    LimitsLog.IpConnectionLimitReached(logger, context.Connection.RemoteIpAddress?.ToString() ?? "(none)", options.MaxConnectionsPerIpAddress!.Value);
+                }
+
+                return RefuseAsync(context, StatusCodes.Status429TooManyRequests, "This address already has the maximum number of WebSocket connections open; close one first.");
+        }
     }
 
     private async Task RefuseAsync(HttpContext context, int statusCode, string reason)
