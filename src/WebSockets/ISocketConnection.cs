@@ -34,7 +34,10 @@ public interface ISocketConnection
     /// </summary>
     IQueryCollection Query { get; }
 
-    /// <summary>Gets the headers of the upgrade request.</summary>
+    /// <summary>
+    /// Gets the headers of the upgrade request, without <c>Authorization</c>, so that code which logs them cannot leak
+    /// the credential. Authentication has already run; its result is <see cref="User"/>.
+    /// </summary>
     IHeaderDictionary Headers { get; }
 
     /// <summary>Gets the remote IP address of the client, if known.</summary>

@@ -49,9 +49,10 @@ public sealed class SocketRegistryOptions
     public Func<HttpContext, string>? ConnectionIdGenerator { get; set; }
 
     /// <summary>
-    /// Gets or sets the function that finds the user ID of a connection from its upgrade request, once, when the
-    /// connection is accepted. Connections with a user ID can be reached with <see cref="ISocketRegistry.Users"/> on any
-    /// server. The default, <see langword="null"/>, takes the value of the <see cref="ClaimTypes.NameIdentifier"/> claim
+    /// Gets or sets the function that finds the user ID of a connection from its upgrade request, when the connection is
+    /// accepted; and again for each <c>$auth</c> token refresh, against a request with the upgrade's headers (without
+    /// <c>Authorization</c>), query and remote address and the new user, whose ID must be the same. Connections with a
+    /// user ID can be reached with <see cref="ISocketRegistry.Users"/> on any server. The default, <see langword="null"/>, takes the value of the <see cref="ClaimTypes.NameIdentifier"/> claim
     /// of the authenticated user, and no user ID for an anonymous request.
     /// </summary>
     public Func<HttpContext, string?>? UserIdProvider { get; set; }

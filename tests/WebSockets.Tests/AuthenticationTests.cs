@@ -213,6 +213,89 @@ public sealed class AuthenticationTests
         Assert.Contains("AddAuthorization()", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AuthorizeWithSchemesOrAnUnknownPolicy_OnAnEvent_OrAuthorizeOnARawOrBinaryHandler_FailsAtStartup()
+    {
+        static Task<TestHost> Start(Action<SocketNamespaceBuilder> events, Action<WebApplication>? map = null) => TestHost.StartAsync(
+            s =>
+            {
+                s.AddAuthorization();
+                s.AddSocketRegistry().AddNamespace("chat", events);
+            },
+            app => (map ?? (a => a.MapWebSocketEndpoint("/ws", "chat")))(app));
+
+        var schemes = await Assert.ThrowsAsync<InvalidOperationException>(() => Start(ns => ns.On("nuke", [Authorize(AuthenticationSchemes = "Admin")] () => 1)));
+        Assert.Contains("authentication schemes (Admin)", schemes.Message, StringComparison.Ordinal);
+
+        var typo = await Assert.ThrowsAsync<InvalidOperationException>(() => Start(ns => ns.On("nuke", [Authorize(Policy = "admnis")] () => 1)));
+        Assert.Contains("admnis", typo.Message, StringComparison.Ordinal);
+
+        var binary = await Assert.ThrowsAsync<InvalidOperationException>(() => Start(ns => ns.OnBinary([Authorize] (byte[] data) => data)));
+        Assert.Contains("binary handler", binary.Message, StringComparison.Ordinal);
+
+        var raw = await Assert.ThrowsAsync<InvalidOperationException>(() => Start(
+            _ => { },
+            app => app.MapWebSocketEndpoint("/raw", [Authorize] (SocketMessage m) => m)));
+        Assert.Contains("RequireAuthorization", raw.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TokenRefresh_ThatNoLongerMeetsTheEndpointPolicy_OrHasNoExpiry_IsRefused_AndTheConnectionKeepsItsUser()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await StartHostAsync(clock, endpointPolicy: "admins");
+        using var client = await ConnectAsync(host, CreateToken("alice", TimeSpan.FromMinutes(10), role: "admin"));
+
+        var demoted = await client.RequestAsync("$auth", new { token = CreateToken("alice", TimeSpan.FromMinutes(60)) });
+        Assert.Equal("forbidden", demoted.GetProperty("error").GetProperty("code").GetString());
+
+        var forever = await client.RequestAsync("$auth", new { token = CreateToken("alice", lifetime: null, role: "admin") });
+        Assert.Equal("unauthorized", forever.GetProperty("error").GetProperty("code").GetString());
+
+        Assert.True((await client.RequestAsync("whoami", null)).GetProperty("data").GetProperty("admin").GetBoolean());
+        clock.Advance(TimeSpan.FromMinutes(11));
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await client.Socket.ReceiveCloseAsync().DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task TokenRefresh_WithAUserIdProviderThatReadsTheRequest_SeesTheUpgradesHeadersAndQuery()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await StartHostAsync(
+            clock,
+            userIdProvider: c => c.User.FindFirst("sub")?.Value is { } sub ? $"{c.Request.Headers["X-Tenant"]}/{c.Request.Query["app"]}/{sub}" : null);
+        var socket = await host.ConnectAsync(
+            $"/ws?access_token={CreateToken("alice", TimeSpan.FromMinutes(10))}&app=web",
+            o => o.SetRequestHeader("X-Tenant", "acme"));
+        using var client = new EventClient(socket, "client");
+        var connection = Assert.Single(host.Registry.GetConnections());
+        Assert.Equal("acme/web/alice", connection.UserId);
+
+        var refreshed = await client.RequestAsync("$auth", new { token = CreateToken("alice", TimeSpan.FromMinutes(60)) });
+        Assert.False(refreshed.TryGetProperty("error", out _), refreshed.ToString());
+
+        clock.Advance(TimeSpan.FromMinutes(30));
+        Assert.Equal("alice", (await client.RequestAsync("whoami", null)).GetProperty("data").GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task AuthorizationHeader_AuthenticatesTheUpgrade_ButIsNotInConnectionHeaders()
+    {
+        await using var host = await StartHostAsync(new ManualTimeProvider(DateTimeOffset.UtcNow));
+        var token = CreateToken("alice", TimeSpan.FromMinutes(10));
+        var socket = await host.ConnectAsync("/ws", o =>
+        {
+            o.SetRequestHeader("Authorization", "Bearer " + token);
+            o.SetRequestHeader("X-Trace", "t-1");
+        });
+        using var client = new EventClient(socket, "client");
+
+        Assert.Equal("alice", (await client.RequestAsync("whoami", null)).GetProperty("data").GetProperty("name").GetString());
+        var connection = Assert.Single(host.Registry.GetConnections());
+        Assert.Equal("t-1", connection.Headers["X-Trace"].ToString());
+        Assert.False(connection.Headers.ContainsKey("Authorization"));
+    }
+
     // ---- Helpers ---------------------------------------------------------------------------------------------
 
     [Authorize(Policy = "admins")]
@@ -225,7 +308,7 @@ public sealed class AuthenticationTests
         public string Ping() => "pong";
     }
 
-    private static string CreateToken(string user, TimeSpan lifetime, string? role = null, SecurityKey? key = null)
+    private static string CreateToken(string user, TimeSpan? lifetime, string? role = null, SecurityKey? key = null)
     {
         var now = DateTime.UtcNow;
         var claims = new Dictionary<string, object> { ["sub"] = user, ["name"] = user };
@@ -234,11 +317,12 @@ public sealed class AuthenticationTests
             claims["role"] = role;
         }
 
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        // Without a lifetime the token has no "exp" (the server must then be told not to require one).
+        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = lifetime is not null }.CreateToken(new SecurityTokenDescriptor
         {
             Claims = claims,
-            NotBefore = now.AddMinutes(-30),
-            IssuedAt = now.AddMinutes(-30),
+            NotBefore = lifetime is null ? null : now.AddMinutes(-30),
+            IssuedAt = lifetime is null ? null : now.AddMinutes(-30),
             Expires = now + lifetime,
             SigningCredentials = new SigningCredentials(key ?? s_key, SecurityAlgorithms.HmacSha256),
         });
@@ -255,7 +339,9 @@ public sealed class AuthenticationTests
         Action<DisconnectReason>? onDisconnected = null,
         Action<WebSocketEndpointOptions>? configureEndpoint = null,
         Action<SocketNamespaceBuilder>? configureNamespace = null,
-        Action<WebApplication>? mapExtra = null)
+        Action<WebApplication>? mapExtra = null,
+        string? endpointPolicy = null,
+        Func<HttpContext, string?>? userIdProvider = null)
         => TestHost.StartAsync(
             s =>
             {
@@ -275,6 +361,7 @@ public sealed class AuthenticationTests
                         ValidateIssuer = false,
                         ValidateAudience = false,
                         ClockSkew = TimeSpan.Zero,
+                        RequireExpirationTime = false,
                         NameClaimType = "name",
                         RoleClaimType = "role",
                     };
@@ -288,7 +375,7 @@ public sealed class AuthenticationTests
                     };
                 });
                 s.AddAuthorization(o => o.AddPolicy("admins", p => p.RequireRole("admin")));
-                s.AddSocketRegistry(o => o.UserIdProvider = c => c.User.FindFirst("sub")?.Value)
+                s.AddSocketRegistry(o => o.UserIdProvider = userIdProvider ?? (c => c.User.FindFirst("sub")?.Value))
                     .AddNamespace("chat", ns =>
                     {
                         ns.On("whoami", (ClaimsPrincipal user) => new { name = user.Identity?.Name, admin = user.IsInRole("admin") });
@@ -307,7 +394,16 @@ public sealed class AuthenticationTests
             {
                 app.UseAuthentication();
                 app.UseAuthorization();
-                app.MapWebSocketEndpoint("/ws", "chat", o => configureEndpoint?.Invoke(o)).RequireAuthorization();
+                var endpoint = app.MapWebSocketEndpoint("/ws", "chat", o => configureEndpoint?.Invoke(o));
+                if (endpointPolicy is null)
+                {
+                    endpoint.RequireAuthorization();
+                }
+                else
+                {
+                    endpoint.RequireAuthorization(endpointPolicy);
+                }
+
                 app.MapGet("/api/me", (ClaimsPrincipal user) => user.Identity?.Name).RequireAuthorization();
                 mapExtra?.Invoke(app);
             });

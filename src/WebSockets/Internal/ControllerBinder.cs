@@ -45,7 +45,7 @@ internal static class ControllerBinder
             var authorization = EventAuthorization.Find(method, controllerType);
             if (authorization is not null)
             {
-                EventAuthorization.EnsureAvailable(services, source);
+                EventAuthorization.Validate(services, authorization, source);
             }
 
             events[name] = (method, new EventRegistration(name, handler, CreateTarget, authorization));

@@ -31,13 +31,44 @@ internal static class EventAuthorization
         return data.Length == 0 ? null : data;
     }
 
-    /// <summary>Fails at start-up, with the fix, when an event asks for authorization that the app did not add.</summary>
-    public static void EnsureAvailable(IServiceProvider services, string source)
+    /// <summary>
+    /// Fails at start-up, with the fix, when an event's authorization can't be met as written: the app did not add
+    /// authorization, a named policy does not exist, or the attribute or policy names authentication schemes. Schemes
+    /// are not re-run per message: an event is authorized against the user the connection authenticated as.
+    /// </summary>
+    public static void Validate(IServiceProvider services, IAuthorizeData[] data, string source)
     {
-        if (services.GetService<IAuthorizationPolicyProvider>() is null)
+        if (services.GetService<IAuthorizationPolicyProvider>() is not { } policyProvider)
         {
             throw new InvalidOperationException(
                 $"{source} has [Authorize], but authorization services are not registered. Call 'builder.Services.AddAuthorization()'.");
+        }
+
+        AuthorizationPolicy? policy;
+        try
+        {
+            // At start-up, once: the default policy provider answers synchronously.
+            policy = AuthorizationPolicy.CombineAsync(policyProvider, data).GetAwaiter().GetResult();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidOperationException($"{source} has [Authorize] that can't be resolved: {ex.Message}", ex);
+        }
+
+        if (policy is { AuthenticationSchemes.Count: > 0 })
+        {
+            throw new InvalidOperationException(
+                $"{source} has [Authorize] with authentication schemes ({string.Join(", ", policy.AuthenticationSchemes)}). An event is authorized against the user its connection authenticated as; require the schemes on the endpoint instead: '.RequireAuthorization(…)'.");
+        }
+    }
+
+    /// <summary>Fails at start-up for <c>[Authorize]</c> on a raw or binary handler, which has no per-message check.</summary>
+    public static void RefuseOnRawHandler(Delegate handler, string source)
+    {
+        if (Find(handler.Method, controllerType: null) is not null)
+        {
+            throw new InvalidOperationException(
+                $"{source} has [Authorize], which applies to event handlers only. Authorize the endpoint instead: '.RequireAuthorization(…)'.");
         }
     }
 

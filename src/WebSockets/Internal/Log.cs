@@ -100,6 +100,9 @@ internal sealed partial class SocketConnection
         [LoggerMessage(142, LogLevel.Information, "A token refresh of connection {ConnectionId} was refused.", EventName = "TokenRefreshRefused")]
         public static partial void TokenRefreshRefused(ILogger logger, string connectionId);
 
+        [LoggerMessage(143, LogLevel.Error, "A token refresh of connection {ConnectionId} could not be checked: set WebSocketEndpointOptions.TokenRefreshScheme or a default authenticate scheme.", EventName = "TokenRefreshFailed")]
+        public static partial void TokenRefreshFailed(ILogger logger, string connectionId, Exception exception);
+
         [LoggerMessage(29, LogLevel.Error, "A callback registered on the ConnectionClosed token of connection {ConnectionId} threw.", EventName = "ClosedCallbackFailed")]
         public static partial void ClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);
     }

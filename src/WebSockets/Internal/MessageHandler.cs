@@ -29,6 +29,7 @@ internal sealed partial class MessageHandler : IMessageDispatcher
     public static MessageHandler Create(Delegate handler, IServiceProvider services, SocketRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(handler);
+        EventAuthorization.RefuseOnRawHandler(handler, "The WebSocket message handler");
         var bound = HandlerBinder.Bind(handler.Method, handler.Target, targetType: null, services, rawMessages: true, "The WebSocket message handler");
         return new MessageHandler(bound, services, registry);
     }

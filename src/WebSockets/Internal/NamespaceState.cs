@@ -41,6 +41,11 @@ internal sealed class NamespaceState
         _events = events
             .Select(e => Register(e.Key, e.Value, services))
             .ToFrozenDictionary(static e => e.Name, StringComparer.Ordinal);
+        if (builder.BinaryHandler is { } binaryHandler)
+        {
+            EventAuthorization.RefuseOnRawHandler(binaryHandler, $"The binary handler of namespace '{Name}'");
+        }
+
         BinaryHandler = builder.BinaryHandler is { } binary
             ? HandlerBinder.Bind(binary.Method, binary.Target, null, services, rawMessages: true, $"The binary handler of namespace '{Name}'")
             : null;
@@ -54,7 +59,7 @@ internal sealed class NamespaceState
         var authorization = EventAuthorization.Find(handler.Method, controllerType: null);
         if (authorization is not null)
         {
-            EventAuthorization.EnsureAvailable(services, source);
+            EventAuthorization.Validate(services, authorization, source);
         }
 
         return new EventRegistration(eventName, HandlerBinder.Bind(handler.Method, handler.Target, null, services, rawMessages: false, source), Authorization: authorization);

@@ -1,10 +1,13 @@
 using System.Net.WebSockets;
+using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace WebSockets.Internal;
 
@@ -22,6 +25,12 @@ internal sealed partial class SocketConnection
     private DateTimeOffset? _expiresAt;
     private bool _expiryStopped;
 
+    /// <summary>The scheme that authenticated the upgrade request, if one did (set at the handshake).</summary>
+    internal string? AuthenticationScheme { get; init; }
+
+    /// <summary>The endpoint's metadata, whose authorization a refreshed token must still meet (set at the handshake).</summary>
+    internal EndpointMetadataCollection? EndpointMetadata { get; init; }
+
     /// <summary>When the upgrade request's authentication expires, if it does (set at the handshake).</summary>
     internal DateTimeOffset? AuthenticationExpiresAt
     {
@@ -34,6 +43,25 @@ internal sealed partial class SocketConnection
         }
 
         init => _expiresAt = value;
+    }
+
+    private static IHeaderDictionary WithoutAuthorization(IHeaderDictionary headers)
+    {
+        if (!headers.ContainsKey(HeaderNames.Authorization))
+        {
+            return headers;
+        }
+
+        var copy = new HeaderDictionary();
+        foreach (var (key, value) in headers)
+        {
+            if (!string.Equals(key, HeaderNames.Authorization, StringComparison.OrdinalIgnoreCase))
+            {
+                copy[key] = value;
+            }
+        }
+
+        return copy;
     }
 
     private static IQueryCollection WithoutAccessToken(IQueryCollection query)
@@ -160,9 +188,19 @@ internal sealed partial class SocketConnection
         }
 
         await using var scope = services.CreateAsyncScope();
-        var request = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
-        request.Request.Headers.Authorization = "Bearer " + token;
-        var result = await request.AuthenticateAsync(_endpoint.TokenRefreshScheme);
+        var request = RefreshRequest(scope.ServiceProvider, token);
+        AuthenticateResult result;
+        try
+        {
+            result = await request.AuthenticateAsync(_endpoint.TokenRefreshScheme ?? AuthenticationScheme);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // No scheme to check it with: a configuration error of the server, not a bad token.
+            Log.TokenRefreshFailed(_logger, Id, ex);
+            throw new SocketRequestException(ErrorNotice.Unauthorized, "The server has no authentication scheme to check the token with.");
+        }
+
         if (!result.Succeeded || result.Principal is not { } principal)
         {
             // The failure's details stay in the authentication handler's own log: they can describe the token.
@@ -177,13 +215,65 @@ internal sealed partial class SocketConnection
             throw new SocketRequestException(ErrorNotice.Forbidden, "The token is for another user: a refresh cannot change the connection's user.");
         }
 
-        Volatile.Write(ref _user, principal);
+        if (!await MeetsEndpointAuthorizationAsync(scope.ServiceProvider, request, principal))
+        {
+            Log.TokenRefreshRefused(_logger, Id);
+            throw new SocketRequestException(ErrorNotice.Forbidden, "The token does not meet the endpoint's authorization policy.");
+        }
+
+        var expiresAt = result.Properties?.ExpiresUtc;
         lock (_expiryLock)
         {
-            _expiresAt = result.Properties?.ExpiresUtc;
+            if (expiresAt is null && _expiresAt is not null && _endpoint.CloseOnAuthenticationExpiration)
+            {
+                Log.TokenRefreshRefused(_logger, Id);
+                throw new SocketRequestException(ErrorNotice.Unauthorized, "The token has no expiry: a refresh cannot lift the connection's expiry.");
+            }
+
+            Volatile.Write(ref _user, principal);
+            _expiresAt = expiresAt;
             ScheduleExpiry();
         }
 
-        Log.TokenRefreshed(_logger, Id, result.Properties?.ExpiresUtc);
+        Log.TokenRefreshed(_logger, Id, expiresAt);
+    }
+
+    /// <summary>
+    /// A request like the upgrade request, as far as the connection kept it (headers, query, remote address), that
+    /// carries the new token: authentication checks it, and <see cref="SocketRegistryOptions.UserIdProvider"/> and the
+    /// endpoint's policies see the same request they saw at the handshake.
+    /// </summary>
+    private DefaultHttpContext RefreshRequest(IServiceProvider services, string token)
+    {
+        var request = new DefaultHttpContext { RequestServices = services };
+        foreach (var (key, value) in Headers)
+        {
+            request.Request.Headers[key] = value;
+        }
+
+        request.Request.Headers.Authorization = "Bearer " + token;
+        request.Request.QueryString = QueryString.Create(Query);
+        request.Connection.RemoteIpAddress = RemoteIpAddress;
+        return request;
+    }
+
+    /// <summary>Whether the new principal still meets the endpoint's <c>RequireAuthorization</c> policies.</summary>
+    private async ValueTask<bool> MeetsEndpointAuthorizationAsync(IServiceProvider services, HttpContext request, ClaimsPrincipal principal)
+    {
+        if (EndpointMetadata is not { } metadata
+            || metadata.GetMetadata<IAllowAnonymous>() is not null
+            || services.GetService<IAuthorizationPolicyProvider>() is not { } policyProvider)
+        {
+            return true;
+        }
+
+        var policy = await AuthorizationPolicy.CombineAsync(policyProvider, metadata.GetOrderedMetadata<IAuthorizeData>(), metadata.GetOrderedMetadata<AuthorizationPolicy>());
+        if (policy is null)
+        {
+            return true;
+        }
+
+        var result = await services.GetRequiredService<IAuthorizationService>().AuthorizeAsync(principal, request, policy);
+        return result.Succeeded;
     }
 }

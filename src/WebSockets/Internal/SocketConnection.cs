@@ -72,7 +72,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         _timeProvider = registry.TimeProvider;
         _closeTimeout = registry.Options.CloseTimeout;
         _user = httpContext.User;
-        _headers = httpContext.Request.Headers;
+        _headers = WithoutAuthorization(httpContext.Request.Headers);
         _query = WithoutAccessToken(httpContext.Request.Query);
         RemoteIpAddress = httpContext.Connection.RemoteIpAddress;
         SubProtocol = subProtocol;

@@ -139,13 +139,15 @@ internal sealed partial class WebSocketEndpoint(SocketRegistry registry, Endpoin
         }
 
         var subProtocol = SelectSubProtocol(context.WebSockets.WebSocketRequestedProtocols);
+        var authenticated = context.User.Identity?.IsAuthenticated == true;
+        var authentication = authenticated ? context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult : null;
         var connection = new SocketConnection(id, context, subProtocol, registry, endpoint, endpoint.Namespace)
         {
             UserId = userId,
             LimitSlot = slot,
-            AuthenticationExpiresAt = context.User.Identity?.IsAuthenticated == true
-                ? context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Properties?.ExpiresUtc
-                : null,
+            AuthenticationExpiresAt = authenticated ? authentication?.Properties?.ExpiresUtc : null,
+            AuthenticationScheme = authenticated ? authentication?.Ticket?.AuthenticationScheme : null,
+            EndpointMetadata = context.GetEndpoint()?.Metadata,
         };
         if (!registry.TryReserve(connection))
         {

@@ -108,11 +108,13 @@ internal sealed class ClientTestServer : IAsyncDisposable
                 .UseBatch("tick", TimeSpan.FromSeconds(30), maxItems: 3));
 
         var app = builder.Build();
-        // ISocketConnection.Query hides access_token (it is a credential); an app reads it while authenticating.
-        // Here a middleware hands it to the connect hook as a header, so tests can see what the client sent.
+        // ISocketConnection hides the credentials (the access_token query parameter and the Authorization header); an
+        // app reads them while authenticating. Here a middleware hands them to the connect hook under other names, so
+        // tests can see what the client sent.
         app.Use((context, next) =>
         {
             context.Request.Headers[TokenHeader] = context.Request.Query["access_token"];
+            context.Request.Headers[AuthorizationHeader] = context.Request.Headers.Authorization;
             return next(context);
         });
         app.MapWebSocketEndpoint("/ws/echo", (SocketMessage message) => message, o => o.Namespace = "raw");
@@ -147,12 +149,13 @@ internal sealed class ClientTestServer : IAsyncDisposable
     }
 
     private const string TokenHeader = "X-Test-Access-Token";
+    private const string AuthorizationHeader = "X-Test-Authorization";
 
     private static Task RecordHandshake(ServerRecord record, ISocketConnection socket, string ns)
     {
         record.Handshakes.Enqueue(new Handshake(
             ns,
-            socket.Headers.Authorization.ToString() is { Length: > 0 } auth ? auth : null,
+            socket.Headers[AuthorizationHeader].ToString() is { Length: > 0 } auth ? auth : null,
             socket.Headers["X-Service"].ToString() is { Length: > 0 } service ? service : null,
             socket.Headers[TokenHeader].ToString() is { Length: > 0 } token ? token : null,
             socket.SubProtocol));
