@@ -116,6 +116,33 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
         Assert.Equal("<b>bold</b>", (await eve.NextAsync("chat.message")).GetProperty("text").GetString());
     }
 
+    [Theory]
+    [InlineData("lobby\n")]
+    [InlineData("rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\n")] // 32 characters and a newline: 33 in all.
+    public async Task RoomNames_WithATrailingNewline_AreRefused_OverWebSocketAndHttp(string room)
+    {
+        // .NET's $ matches before a final "\n": such a room would be one of its own that looks like another.
+        await using var eve = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal("bad_room", ErrorCode(await eve.RequestAsync("room.join", new { room, name = "eve" })));
+
+        // The route value is decoded: /api/rooms/lobby%0A/announce names the room "lobby\n".
+        using var response = await Server.Http.PostAsJsonAsync($"/api/rooms/{Uri.EscapeDataString(room)}/announce", new { text = "hello" }).DefaultTimeout();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("bad_room", (await response.Content.ReadFromJsonAsync<JsonElement>().DefaultTimeout()).GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task Nicknames_AreTrimmed_AndMayNotHoldALineBreak()
+    {
+        await using var eve = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal("bad_name", ErrorCode(await eve.RequestAsync("room.join", new { room = "api-names", name = "eve\nmallory" })));
+        Assert.Equal("bad_name", ErrorCode(await eve.RequestAsync("room.join", new { room = "api-names", name = new string('e', 24) + "\n" + "e" })));
+
+        // A trailing newline is whitespace: trimmed like spaces, so the nickname is "eve".
+        var joined = await eve.RequestDataAsync("room.join", new { room = "api-names", name = "eve\n" });
+        Assert.Equal([(eve.Id, "eve")], Members(joined));
+    }
+
     [Fact]
     public async Task GetRoomsAndConnections_ComeFromTheRegistry()
     {

@@ -70,9 +70,11 @@ public static partial class ChatRules
         return trimmed;
     }
 
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,31}$")]
+    // \A and \z anchor the whole string. In .NET, $ also matches before a final "\n", so "lobby\n" (and a 33-character
+    // name ending in "\n") would pass as a room of its own that looks like "lobby".
+    [GeneratedRegex(@"\A[a-z0-9][a-z0-9_-]{0,31}\z")]
     private static partial Regex RoomPattern();
 
-    [GeneratedRegex(@"^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,23}$")]
+    [GeneratedRegex(@"\A[\p{L}\p{N}][\p{L}\p{N} ._-]{0,23}\z")]
     private static partial Regex NamePattern();
 }
