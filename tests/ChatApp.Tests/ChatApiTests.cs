@@ -144,6 +144,34 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
     }
 
     [Fact]
+    public async Task Nickname_IsFixedByTheFirstJoin_SoMessagesAndMemberListsAgree()
+    {
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        await ann.RequestDataAsync("room.join", new { room = "api-nick-a", name = "ann" });
+        await bob.RequestDataAsync("room.join", new { room = "api-nick-a", name = "bob" });
+
+        // Another name, in a new room or in the same one, is refused: nothing is renamed behind the others' backs.
+        var refused = await ann.RequestAsync("room.join", new { room = "api-nick-b", name = "mallory" });
+        Assert.Equal("name_fixed", ErrorCode(refused));
+        Assert.Contains("ann", refused.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("name_fixed", ErrorCode(await ann.RequestAsync("room.join", new { room = "api-nick-a", name = "mallory" })));
+
+        // The same name joins a second room, and joining a room again changes nothing.
+        Assert.Equal([(ann.Id, "ann")], Members(await ann.RequestDataAsync("room.join", new { room = "api-nick-b", name = "ann" })));
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob")], Members(await ann.RequestDataAsync("room.join", new { room = "api-nick-a", name = "ann" })));
+
+        // Messages, member lists and the registry all say "ann".
+        await ann.EmitAsync("chat.send", new { room = "api-nick-a", text = "still ann" });
+        Assert.Equal("ann", (await bob.NextAsync("chat.message", m => m.GetProperty("text").GetString() == "still ann")).GetProperty("from").GetString());
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob")], Members(await bob.RequestDataAsync("room.join", new { room = "api-nick-b", name = "bob" })));
+        await using var cid = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob"), (cid.Id, "cid")], Members(await cid.RequestDataAsync("room.join", new { room = "api-nick-a", name = "cid" })));
+        var report = await Server.Http.GetFromJsonAsync<JsonElement>("/api/connections").DefaultTimeout();
+        Assert.Equal("ann", report.GetProperty("connections").EnumerateArray().Single(c => c.GetProperty("id").GetString() == ann.Id).GetProperty("name").GetString());
+    }
+
+    [Fact]
     public async Task GetRoomsAndConnections_ComeFromTheRegistry()
     {
         await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));

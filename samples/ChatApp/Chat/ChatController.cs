@@ -23,15 +23,24 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
         }
     }
 
-    /// <summary>Request <c>room.join</c>: joins (or creates) a room under a nickname; replies with its members and history.</summary>
+    /// <summary>
+    /// Request <c>room.join</c>: joins (or creates) a room under a nickname; replies with its members and history. The
+    /// first join fixes the connection's nickname; a later join under another one is refused with <c>name_fixed</c>.
+    /// </summary>
     [SocketEvent("room.join")]
     public async Task<JoinReply> JoinAsync(JoinRequest request, CancellationToken cancellationToken)
     {
         var room = ChatRules.Room(request.Room);
         var name = ChatRules.Name(request.Name);
 
-        // Set before joining: presence takes its snapshot of the public session items when the connection joins.
-        Session.Set(RoomDirectory.NameItem, name);
+        // One nickname per connection. Presence snapshots the nickname whenever the connection joins or leaves a room,
+        // so a rename would show in some member lists and not others, and messages would disagree with them. The
+        // server handles a connection's messages one at a time, so two joins of one connection can't race here.
+        if (Session.TryGet<string>(RoomDirectory.NameItem, out var fixedName) && !string.Equals(fixedName, name, StringComparison.Ordinal))
+        {
+            throw new SocketRequestException("name_fixed", $"You are '{fixedName}' on this connection; a nickname can't change once set. Reconnect to use another.");
+        }
+
         IReadOnlyList<Member> members;
         bool joined;
         using (await locks.EnterRoomAsync(room, cancellationToken))
@@ -39,6 +48,8 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
             joined = !Connection.Rooms.Contains(room);
             if (joined)
             {
+                // Set before joining: presence takes its snapshot of the public session items when the connection joins.
+                Session.Set(RoomDirectory.NameItem, name);
                 try
                 {
                     await Connection.JoinAsync(room);
