@@ -243,6 +243,22 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
     }
 
     [Fact]
+    public async Task Announce_ToARoomNoOneIsIn_Is404_AndLeavesNoHistory()
+    {
+        const string room = "api-announce-empty";
+        using var response = await Server.Http.PostAsJsonAsync($"/api/rooms/{room}/announce", new { text = "Anyone there?" }).DefaultTimeout();
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>().DefaultTimeout();
+        Assert.Equal("room_not_found", problem.GetProperty("type").GetString());
+        Assert.Contains(room, problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+
+        // Nothing was kept: the first person to join finds no history.
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal(0, (await ann.RequestDataAsync("room.join", new { room, name = "ann" })).GetProperty("history").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Announce_OfTenThousandCharacters_IsRefused()
     {
         using var response = await Server.Http.PostAsJsonAsync("/api/rooms/lobby/announce", new { text = new string('x', 10_000) }).DefaultTimeout();
