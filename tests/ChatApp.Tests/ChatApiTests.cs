@@ -230,6 +230,32 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
         Assert.Equal("notice 55", history[^1].GetProperty("text").GetString());
     }
 
+    [Fact]
+    public async Task History_IsKeptFor200Rooms_DroppingTheLeastRecentlyUsed()
+    {
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+
+        // One message in each room, one room at a time; "api-lru-kept" is used again after 150 others.
+        await PostInRoomAsync(ann, "api-lru-kept", "kept");
+        for (var i = 0; i < 220; i++)
+        {
+            await PostInRoomAsync(ann, $"api-lru-{i}", $"message {i}");
+            if (i == 150)
+            {
+                await PostInRoomAsync(ann, "api-lru-kept", "kept again");
+            }
+        }
+
+        // The 200 rooms used last keep their history: api-lru-219 … api-lru-151, api-lru-kept, api-lru-150 … api-lru-21.
+        // api-lru-0 … api-lru-20 (and any room of another test, used before them) lost theirs.
+        await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal(["kept", "kept again"], await HistoryTextsAsync(bob, "api-lru-kept"));
+        Assert.Empty(await HistoryTextsAsync(bob, "api-lru-0"));
+        Assert.Empty(await HistoryTextsAsync(bob, "api-lru-20"));
+        Assert.Equal(["message 21"], await HistoryTextsAsync(bob, "api-lru-21"));
+        Assert.Equal(["message 219"], await HistoryTextsAsync(bob, "api-lru-219"));
+    }
+
     [Theory]
     [InlineData("api-announce", "", "empty_message")]
     [InlineData("Bad Room!", "hello", "bad_room")]
@@ -265,6 +291,23 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("message_too_long", (await response.Content.ReadFromJsonAsync<JsonElement>().DefaultTimeout()).GetProperty("type").GetString());
+    }
+
+    /// <summary>Joins a room, says something, waits for it to come back, and leaves.</summary>
+    private static async Task PostInRoomAsync(EventSocket socket, string room, string text)
+    {
+        await socket.RequestDataAsync("room.join", new { room, name = "ann" });
+        await socket.EmitAsync("chat.send", new { room, text });
+        await socket.NextAsync("chat.message", m => m.GetProperty("room").GetString() == room && m.GetProperty("text").GetString() == text);
+        await socket.RequestDataAsync("room.leave", new { room });
+    }
+
+    /// <summary>Joins a room, returns the texts of its history and leaves.</summary>
+    private static async Task<List<string>> HistoryTextsAsync(EventSocket socket, string room)
+    {
+        var history = (await socket.RequestDataAsync("room.join", new { room, name = "bob" })).GetProperty("history");
+        await socket.RequestDataAsync("room.leave", new { room });
+        return [.. history.EnumerateArray().Select(m => m.GetProperty("text").GetString()!)];
     }
 
     private static List<(string Id, string Name)> Members(JsonElement data)
