@@ -172,6 +172,77 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
     }
 
     [Fact]
+    public async Task OneConnection_IsInAtMost10Rooms()
+    {
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        for (var i = 0; i < 10; i++)
+        {
+            await ann.RequestDataAsync("room.join", new { room = $"api-per-connection-{i}", name = "ann" });
+        }
+
+        var refused = await ann.RequestAsync("room.join", new { room = "api-per-connection-10", name = "ann" });
+        Assert.Equal("too_many_rooms", ErrorCode(refused));
+        Assert.Contains("10 rooms", refused.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // Leaving one makes room for another.
+        await ann.RequestDataAsync("room.leave", new { room = "api-per-connection-0" });
+        await ann.RequestDataAsync("room.join", new { room = "api-per-connection-10", name = "ann" });
+    }
+
+    [Fact]
+    public async Task TheChat_HasAtMost200Rooms_SoTheRoomListEveryPageGetsIsBounded()
+    {
+        // New rooms, 10 per connection (the most one may be in), until the server refuses one. Rooms of other tests that
+        // are still closing count too, so the test doesn't assume how many it can open; it checks what the cap allows.
+        List<EventSocket> people = [];
+        try
+        {
+            JsonElement refused = default;
+            var opened = 0;
+            while (opened <= 210 && refused.ValueKind == JsonValueKind.Undefined)
+            {
+                var person = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+                people.Add(person);
+                for (var i = 0; i < 10 && refused.ValueKind == JsonValueKind.Undefined; i++)
+                {
+                    var reply = await person.RequestAsync("room.join", new { room = $"api-cap-{opened}", name = $"p{people.Count}" });
+                    if (ErrorCode(reply) is { } code)
+                    {
+                        Assert.Equal("too_many_rooms", code);
+                        refused = reply;
+                    }
+                    else
+                    {
+                        opened++;
+                    }
+                }
+            }
+
+            Assert.True(refused.ValueKind != JsonValueKind.Undefined, $"{opened} new rooms were opened and none was refused.");
+            Assert.Contains("200 rooms", refused.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.InRange(opened, 1, 200);
+            var rooms = await Server.Http.GetFromJsonAsync<JsonElement>("/api/rooms").DefaultTimeout();
+            Assert.InRange(rooms.GetArrayLength(), opened, 200);
+
+            // A room that has people in it can still be joined, and every page got a room list of at most 200.
+            await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+            Assert.InRange((await bob.NextAsync("rooms")).GetArrayLength(), opened, 200);
+            await bob.RequestDataAsync("room.join", new { room = "api-cap-0", name = "bob" });
+        }
+        finally
+        {
+            foreach (var person in people)
+            {
+                await person.DisposeAsync();
+            }
+        }
+
+        // The other tests of this class share the server: wait until these rooms are gone.
+        await WaitUntilAsync(async () => (await Server.Http.GetFromJsonAsync<JsonElement>("/api/rooms"))
+            .EnumerateArray().All(r => !r.GetProperty("name").GetString()!.StartsWith("api-cap-", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task GetRoomsAndConnections_ComeFromTheRegistry()
     {
         await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
@@ -308,6 +379,16 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
         var history = (await socket.RequestDataAsync("room.join", new { room, name = "bob" })).GetProperty("history");
         await socket.RequestDataAsync("room.leave", new { room });
         return [.. history.EnumerateArray().Select(m => m.GetProperty("text").GetString()!)];
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TaskTimeoutExtensions.DefaultTimeoutValue;
+        while (!await condition().DefaultTimeout())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"The condition was not met within {TaskTimeoutExtensions.DefaultTimeoutValue}.");
+            await Task.Delay(50);
+        }
     }
 
     private static List<(string Id, string Name)> Members(JsonElement data)

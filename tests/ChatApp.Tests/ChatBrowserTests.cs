@@ -99,6 +99,46 @@ public sealed class ChatBrowserTests(BrowserFixture browser, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task NewRoom_BeyondTheChatsLimit_IsRefusedWithAToast()
+    {
+        await using var server = await ChatAppServer.StartAsync();
+        var shots = Screenshots();
+        await using var ada = await OpenAsync(server, "ada", shots);
+        await ada.SignInAsync("Ada");
+
+        // The lobby and 199 rooms opened by scripts, 10 per connection: the chat's 200.
+        List<EventSocket> scripts = [];
+        try
+        {
+            for (var i = 0; i < 199; i++)
+            {
+                if (i % 10 == 0)
+                {
+                    scripts.Add(await EventSocket.ConnectAsync(server.WebSocketUri("/ws/chat")));
+                }
+
+                await scripts[^1].RequestDataAsync("room.join", new { room = $"full-{i}", name = $"script{scripts.Count}" });
+            }
+
+            await ada.WaitForRoomCountAsync("full-198", 1);
+            await ada.EnterRoomRefusedAsync("one-too-many", "The chat already has 200 rooms");
+            Assert.Equal("#lobby", await ada.EvaluateAsync<string>("document.querySelector('#room-title').textContent"));
+            await ada.ScreenshotAsync("too-many-rooms");
+
+            // An existing room can still be joined.
+            await ada.EnterRoomAsync("full-0");
+            await ada.WaitForMembersAsync("Ada", "script1");
+        }
+        finally
+        {
+            foreach (var script in scripts)
+            {
+                await script.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Announcement_ThroughTheRestController_ShowsOnThePage()
     {
         await using var server = await ChatAppServer.StartAsync();

@@ -48,16 +48,7 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
             joined = !Connection.Rooms.Contains(room);
             if (joined)
             {
-                // Set before joining: presence takes its snapshot of the public session items when the connection joins.
-                Session.Set(RoomDirectory.NameItem, name);
-                try
-                {
-                    await Connection.JoinAsync(room);
-                }
-                catch (InvalidOperationException e)
-                {
-                    throw new SocketRequestException("too_many_rooms", e.Message);
-                }
+                await EnterAsync(room, name, cancellationToken);
             }
 
             members = await directory.GetMembersAsync(room, cancellationToken);
@@ -138,6 +129,35 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
         if (rooms.Count > 0)
         {
             await AnnounceRoomsAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Joins a room within the limits: <see cref="ChatRules.MaxRooms"/> rooms in the chat, and
+    /// <see cref="ChatRules.MaxRoomsPerConnection"/> per connection. Called under the room's lock.
+    /// </summary>
+    private async Task EnterAsync(string room, string name, CancellationToken cancellationToken)
+    {
+        // Counting and joining under the room list's lock, so that joins on this server can't open more rooms between
+        // them than the limit allows. (Two servers that open rooms at the same moment can still pass it by a few.)
+        using (await locks.EnterRoomListAsync(cancellationToken))
+        {
+            if (!await directory.CanJoinAsync(room, cancellationToken))
+            {
+                throw new SocketRequestException("too_many_rooms", $"The chat already has {ChatRules.MaxRooms} rooms, the most it allows. Join one of them.");
+            }
+
+            // Set before joining: presence takes its snapshot of the public session items when the connection joins.
+            Session.Set(RoomDirectory.NameItem, name);
+            try
+            {
+                await Connection.JoinAsync(room);
+            }
+            catch (InvalidOperationException)
+            {
+                // SocketRegistryOptions.MaxRoomsPerConnection, set to ChatRules.MaxRoomsPerConnection in Program.cs.
+                throw new SocketRequestException("too_many_rooms", $"You are in {ChatRules.MaxRoomsPerConnection} rooms, the most one connection may be in. Leave one first.");
+            }
         }
     }
 

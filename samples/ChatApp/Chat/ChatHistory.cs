@@ -11,8 +11,8 @@ public sealed class ChatHistory
     /// <summary>How many messages a room keeps.</summary>
     public const int Capacity = 50;
 
-    /// <summary>How many rooms keep history.</summary>
-    public const int MaxRooms = 200;
+    /// <summary>How many rooms keep history: as many as the chat may have at once.</summary>
+    public const int MaxRooms = ChatRules.MaxRooms;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, LinkedListNode<RoomHistory>> _rooms = new(StringComparer.Ordinal);

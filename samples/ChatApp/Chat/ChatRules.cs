@@ -19,6 +19,15 @@ public static partial class ChatRules
     /// <summary>The longest room name.</summary>
     public const int MaxRoomLength = 32;
 
+    /// <summary>
+    /// The most rooms the chat has at once, on every server together. It bounds the room list that every page gets after
+    /// each join and leave, and the rooms that keep history.
+    /// </summary>
+    public const int MaxRooms = 200;
+
+    /// <summary>The most rooms one connection is in at once (the page shows one at a time).</summary>
+    public const int MaxRoomsPerConnection = 10;
+
     /// <summary>The sender name of announcements, which no one may take.</summary>
     public const string SystemName = "system";
 
