@@ -85,12 +85,20 @@ public sealed class ChatBrowserTests(BrowserFixture browser, ITestOutputHelper o
         await grace.WaitForRoomCountAsync("lobby", 1);
         await grace.ScreenshotAsync("room-list");
 
-        // Messages stay in their room.
+        // Messages stay in their room. An absence proves something only once Ada's page shows a later message that would
+        // have come after a stray one: the server handles one connection's messages one at a time, a handler's emit is
+        // done when the message is queued to every recipient, and each connection's queue is in order. So when Grace sees
+        // her second message, her first was queued to everyone who was to get it, and Ada's message, sent after that,
+        // comes after anything of Grace's that reached Ada.
         await grace.SendAsync("Anyone in the lobby?");
+        await grace.WaitForMessageAsync("Grace", "Anyone in the lobby?");
+        await grace.SendAsync("Hello?");
+        await grace.WaitForMessageAsync("Grace", "Hello?");
         await ada.SendAsync("Only engines here.");
         await ada.WaitForMessageAsync("Ada", "Only engines here.");
-        await grace.WaitForMessageAsync("Grace", "Anyone in the lobby?");
-        Assert.DoesNotContain("Anyone in the lobby?", await ada.EvaluateAsync<string>("document.querySelector('#messages').textContent"), StringComparison.Ordinal);
+        var shownToAda = await ada.EvaluateAsync<string>("document.querySelector('#messages').textContent");
+        Assert.DoesNotContain("Anyone in the lobby?", shownToAda, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hello?", shownToAda, StringComparison.Ordinal);
 
         var rooms = await server.Http.GetFromJsonAsync<JsonElement>("/api/rooms").DefaultTimeout();
         Assert.Equal(
