@@ -20,8 +20,12 @@ builder.Services.AddSingleton<PresenceLocks>();
 builder.Services.AddControllers();
 
 var sockets = builder.Services.AddSocketRegistry(options =>
+{
     // Presence carries each member's nickname, so every server can list who is in a room.
-    options.PublicSessionItems.Add(RoomDirectory.NameItem));
+    options.PublicSessionItems.Add(RoomDirectory.NameItem);
+    // A join beyond it throws, and ChatController answers too_many_rooms.
+    options.MaxRoomsPerConnection = ChatRules.MaxRoomsPerConnection;
+});
 var redis = builder.Configuration["Redis"];
 if (!string.IsNullOrEmpty(redis))
 {

@@ -116,6 +116,132 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
         Assert.Equal("<b>bold</b>", (await eve.NextAsync("chat.message")).GetProperty("text").GetString());
     }
 
+    [Theory]
+    [InlineData("lobby\n")]
+    [InlineData("rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\n")] // 32 characters and a newline: 33 in all.
+    public async Task RoomNames_WithATrailingNewline_AreRefused_OverWebSocketAndHttp(string room)
+    {
+        // .NET's $ matches before a final "\n": such a room would be one of its own that looks like another.
+        await using var eve = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal("bad_room", ErrorCode(await eve.RequestAsync("room.join", new { room, name = "eve" })));
+
+        // The route value is decoded: /api/rooms/lobby%0A/announce names the room "lobby\n".
+        using var response = await Server.Http.PostAsJsonAsync($"/api/rooms/{Uri.EscapeDataString(room)}/announce", new { text = "hello" }).DefaultTimeout();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("bad_room", (await response.Content.ReadFromJsonAsync<JsonElement>().DefaultTimeout()).GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task Nicknames_AreTrimmed_AndMayNotHoldALineBreak()
+    {
+        await using var eve = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal("bad_name", ErrorCode(await eve.RequestAsync("room.join", new { room = "api-names", name = "eve\nmallory" })));
+        Assert.Equal("bad_name", ErrorCode(await eve.RequestAsync("room.join", new { room = "api-names", name = new string('e', 24) + "\n" + "e" })));
+
+        // A trailing newline is whitespace: trimmed like spaces, so the nickname is "eve".
+        var joined = await eve.RequestDataAsync("room.join", new { room = "api-names", name = "eve\n" });
+        Assert.Equal([(eve.Id, "eve")], Members(joined));
+    }
+
+    [Fact]
+    public async Task Nickname_IsFixedByTheFirstJoin_SoMessagesAndMemberListsAgree()
+    {
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        await ann.RequestDataAsync("room.join", new { room = "api-nick-a", name = "ann" });
+        await bob.RequestDataAsync("room.join", new { room = "api-nick-a", name = "bob" });
+
+        // Another name, in a new room or in the same one, is refused: nothing is renamed behind the others' backs.
+        var refused = await ann.RequestAsync("room.join", new { room = "api-nick-b", name = "mallory" });
+        Assert.Equal("name_fixed", ErrorCode(refused));
+        Assert.Contains("ann", refused.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("name_fixed", ErrorCode(await ann.RequestAsync("room.join", new { room = "api-nick-a", name = "mallory" })));
+
+        // The same name joins a second room, and joining a room again changes nothing.
+        Assert.Equal([(ann.Id, "ann")], Members(await ann.RequestDataAsync("room.join", new { room = "api-nick-b", name = "ann" })));
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob")], Members(await ann.RequestDataAsync("room.join", new { room = "api-nick-a", name = "ann" })));
+
+        // Messages, member lists and the registry all say "ann".
+        await ann.EmitAsync("chat.send", new { room = "api-nick-a", text = "still ann" });
+        Assert.Equal("ann", (await bob.NextAsync("chat.message", m => m.GetProperty("text").GetString() == "still ann")).GetProperty("from").GetString());
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob")], Members(await bob.RequestDataAsync("room.join", new { room = "api-nick-b", name = "bob" })));
+        await using var cid = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal([(ann.Id, "ann"), (bob.Id, "bob"), (cid.Id, "cid")], Members(await cid.RequestDataAsync("room.join", new { room = "api-nick-a", name = "cid" })));
+        var report = await Server.Http.GetFromJsonAsync<JsonElement>("/api/connections").DefaultTimeout();
+        Assert.Equal("ann", report.GetProperty("connections").EnumerateArray().Single(c => c.GetProperty("id").GetString() == ann.Id).GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task OneConnection_IsInAtMost10Rooms()
+    {
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        for (var i = 0; i < 10; i++)
+        {
+            await ann.RequestDataAsync("room.join", new { room = $"api-per-connection-{i}", name = "ann" });
+        }
+
+        var refused = await ann.RequestAsync("room.join", new { room = "api-per-connection-10", name = "ann" });
+        Assert.Equal("too_many_rooms", ErrorCode(refused));
+        Assert.Contains("10 rooms", refused.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // Leaving one makes room for another.
+        await ann.RequestDataAsync("room.leave", new { room = "api-per-connection-0" });
+        await ann.RequestDataAsync("room.join", new { room = "api-per-connection-10", name = "ann" });
+    }
+
+    [Fact]
+    public async Task TheChat_HasAtMost200Rooms_SoTheRoomListEveryPageGetsIsBounded()
+    {
+        // New rooms, 10 per connection (the most one may be in), until the server refuses one. Rooms of other tests that
+        // are still closing count too, so the test doesn't assume how many it can open; it checks what the cap allows.
+        List<EventSocket> people = [];
+        try
+        {
+            JsonElement refused = default;
+            var opened = 0;
+            while (opened <= 210 && refused.ValueKind == JsonValueKind.Undefined)
+            {
+                var person = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+                people.Add(person);
+                for (var i = 0; i < 10 && refused.ValueKind == JsonValueKind.Undefined; i++)
+                {
+                    var reply = await person.RequestAsync("room.join", new { room = $"api-cap-{opened}", name = $"p{people.Count}" });
+                    if (ErrorCode(reply) is { } code)
+                    {
+                        Assert.Equal("too_many_rooms", code);
+                        refused = reply;
+                    }
+                    else
+                    {
+                        opened++;
+                    }
+                }
+            }
+
+            Assert.True(refused.ValueKind != JsonValueKind.Undefined, $"{opened} new rooms were opened and none was refused.");
+            Assert.Contains("200 rooms", refused.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.InRange(opened, 1, 200);
+            var rooms = await Server.Http.GetFromJsonAsync<JsonElement>("/api/rooms").DefaultTimeout();
+            Assert.InRange(rooms.GetArrayLength(), opened, 200);
+
+            // A room that has people in it can still be joined, and every page got a room list of at most 200.
+            await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+            Assert.InRange((await bob.NextAsync("rooms")).GetArrayLength(), opened, 200);
+            await bob.RequestDataAsync("room.join", new { room = "api-cap-0", name = "bob" });
+        }
+        finally
+        {
+            foreach (var person in people)
+            {
+                await person.DisposeAsync();
+            }
+        }
+
+        // The other tests of this class share the server: wait until these rooms are gone.
+        await WaitUntilAsync(async () => (await Server.Http.GetFromJsonAsync<JsonElement>("/api/rooms"))
+            .EnumerateArray().All(r => !r.GetProperty("name").GetString()!.StartsWith("api-cap-", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public async Task GetRoomsAndConnections_ComeFromTheRegistry()
     {
@@ -175,6 +301,32 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
         Assert.Equal("notice 55", history[^1].GetProperty("text").GetString());
     }
 
+    [Fact]
+    public async Task History_IsKeptFor200Rooms_DroppingTheLeastRecentlyUsed()
+    {
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+
+        // One message in each room, one room at a time; "api-lru-kept" is used again after 150 others.
+        await PostInRoomAsync(ann, "api-lru-kept", "kept");
+        for (var i = 0; i < 220; i++)
+        {
+            await PostInRoomAsync(ann, $"api-lru-{i}", $"message {i}");
+            if (i == 150)
+            {
+                await PostInRoomAsync(ann, "api-lru-kept", "kept again");
+            }
+        }
+
+        // The 200 rooms used last keep their history: api-lru-219 … api-lru-151, api-lru-kept, api-lru-150 … api-lru-21.
+        // api-lru-0 … api-lru-20 (and any room of another test, used before them) lost theirs.
+        await using var bob = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal(["kept", "kept again"], await HistoryTextsAsync(bob, "api-lru-kept"));
+        Assert.Empty(await HistoryTextsAsync(bob, "api-lru-0"));
+        Assert.Empty(await HistoryTextsAsync(bob, "api-lru-20"));
+        Assert.Equal(["message 21"], await HistoryTextsAsync(bob, "api-lru-21"));
+        Assert.Equal(["message 219"], await HistoryTextsAsync(bob, "api-lru-219"));
+    }
+
     [Theory]
     [InlineData("api-announce", "", "empty_message")]
     [InlineData("Bad Room!", "hello", "bad_room")]
@@ -188,12 +340,55 @@ public sealed class ChatApiTests(ChatAppFixture app) : IClassFixture<ChatAppFixt
     }
 
     [Fact]
+    public async Task Announce_ToARoomNoOneIsIn_Is404_AndLeavesNoHistory()
+    {
+        const string room = "api-announce-empty";
+        using var response = await Server.Http.PostAsJsonAsync($"/api/rooms/{room}/announce", new { text = "Anyone there?" }).DefaultTimeout();
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>().DefaultTimeout();
+        Assert.Equal("room_not_found", problem.GetProperty("type").GetString());
+        Assert.Contains(room, problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+
+        // Nothing was kept: the first person to join finds no history.
+        await using var ann = await EventSocket.ConnectAsync(Server.WebSocketUri("/ws/chat"));
+        Assert.Equal(0, (await ann.RequestDataAsync("room.join", new { room, name = "ann" })).GetProperty("history").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Announce_OfTenThousandCharacters_IsRefused()
     {
         using var response = await Server.Http.PostAsJsonAsync("/api/rooms/lobby/announce", new { text = new string('x', 10_000) }).DefaultTimeout();
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("message_too_long", (await response.Content.ReadFromJsonAsync<JsonElement>().DefaultTimeout()).GetProperty("type").GetString());
+    }
+
+    /// <summary>Joins a room, says something, waits for it to come back, and leaves.</summary>
+    private static async Task PostInRoomAsync(EventSocket socket, string room, string text)
+    {
+        await socket.RequestDataAsync("room.join", new { room, name = "ann" });
+        await socket.EmitAsync("chat.send", new { room, text });
+        await socket.NextAsync("chat.message", m => m.GetProperty("room").GetString() == room && m.GetProperty("text").GetString() == text);
+        await socket.RequestDataAsync("room.leave", new { room });
+    }
+
+    /// <summary>Joins a room, returns the texts of its history and leaves.</summary>
+    private static async Task<List<string>> HistoryTextsAsync(EventSocket socket, string room)
+    {
+        var history = (await socket.RequestDataAsync("room.join", new { room, name = "bob" })).GetProperty("history");
+        await socket.RequestDataAsync("room.leave", new { room });
+        return [.. history.EnumerateArray().Select(m => m.GetProperty("text").GetString()!)];
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TaskTimeoutExtensions.DefaultTimeoutValue;
+        while (!await condition().DefaultTimeout())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"The condition was not met within {TaskTimeoutExtensions.DefaultTimeoutValue}.");
+            await Task.Delay(50);
+        }
     }
 
     private static List<(string Id, string Name)> Members(JsonElement data)

@@ -85,17 +85,65 @@ public sealed class ChatBrowserTests(BrowserFixture browser, ITestOutputHelper o
         await grace.WaitForRoomCountAsync("lobby", 1);
         await grace.ScreenshotAsync("room-list");
 
-        // Messages stay in their room.
+        // Messages stay in their room. An absence proves something only once Ada's page shows a later message that would
+        // have come after a stray one: the server handles one connection's messages one at a time, a handler's emit is
+        // done when the message is queued to every recipient, and each connection's queue is in order. So when Grace sees
+        // her second message, her first was queued to everyone who was to get it, and Ada's message, sent after that,
+        // comes after anything of Grace's that reached Ada.
         await grace.SendAsync("Anyone in the lobby?");
+        await grace.WaitForMessageAsync("Grace", "Anyone in the lobby?");
+        await grace.SendAsync("Hello?");
+        await grace.WaitForMessageAsync("Grace", "Hello?");
         await ada.SendAsync("Only engines here.");
         await ada.WaitForMessageAsync("Ada", "Only engines here.");
-        await grace.WaitForMessageAsync("Grace", "Anyone in the lobby?");
-        Assert.DoesNotContain("Anyone in the lobby?", await ada.EvaluateAsync<string>("document.querySelector('#messages').textContent"), StringComparison.Ordinal);
+        var shownToAda = await ada.EvaluateAsync<string>("document.querySelector('#messages').textContent");
+        Assert.DoesNotContain("Anyone in the lobby?", shownToAda, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hello?", shownToAda, StringComparison.Ordinal);
 
         var rooms = await server.Http.GetFromJsonAsync<JsonElement>("/api/rooms").DefaultTimeout();
         Assert.Equal(
             [("engines", 1), ("lobby", 1)],
             rooms.EnumerateArray().Select(r => (r.GetProperty("name").GetString(), r.GetProperty("members").GetInt32())));
+    }
+
+    [Fact]
+    public async Task NewRoom_BeyondTheChatsLimit_IsRefusedWithAToast()
+    {
+        await using var server = await ChatAppServer.StartAsync();
+        var shots = Screenshots();
+        await using var ada = await OpenAsync(server, "ada", shots);
+        await ada.SignInAsync("Ada");
+
+        // The lobby and 199 rooms opened by scripts, 10 per connection: the chat's 200.
+        List<EventSocket> scripts = [];
+        try
+        {
+            for (var i = 0; i < 199; i++)
+            {
+                if (i % 10 == 0)
+                {
+                    scripts.Add(await EventSocket.ConnectAsync(server.WebSocketUri("/ws/chat")));
+                }
+
+                await scripts[^1].RequestDataAsync("room.join", new { room = $"full-{i}", name = $"script{scripts.Count}" });
+            }
+
+            await ada.WaitForRoomCountAsync("full-198", 1);
+            await ada.EnterRoomRefusedAsync("one-too-many", "The chat already has 200 rooms");
+            Assert.Equal("#lobby", await ada.EvaluateAsync<string>("document.querySelector('#room-title').textContent"));
+            await ada.ScreenshotAsync("too-many-rooms");
+
+            // An existing room can still be joined.
+            await ada.EnterRoomAsync("full-0");
+            await ada.WaitForMembersAsync("Ada", "script1");
+        }
+        finally
+        {
+            foreach (var script in scripts)
+            {
+                await script.DisposeAsync();
+            }
+        }
     }
 
     [Fact]

@@ -15,11 +15,13 @@ public sealed class RoomsController(ISocketRegistry registry, RoomDirectory dire
 
     /// <summary>
     /// POST /api/rooms/{room}/announce <c>{"text":"…"}</c>: posts a message from <c>system</c> to everyone in the room,
-    /// on every server. Answers 202 with the message, or 400 when the room name or text breaks the chat's rules.
+    /// on every server. Answers 202 with the message, 400 when the room name or text breaks the chat's rules, or 404
+    /// when no one is in the room on any server.
     /// </summary>
     [HttpPost("{room}/announce")]
     [ProducesResponseType<ChatMessage>(StatusCodes.Status202Accepted)]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status400BadRequest)]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound)]
     public async Task<IActionResult> Announce(string room, Announcement announcement, CancellationToken cancellationToken)
     {
         ChatMessage message;
@@ -31,6 +33,13 @@ public sealed class RoomsController(ISocketRegistry registry, RoomDirectory dire
         {
             // The rules speak the socket protocol's error codes; over HTTP they become a 400 that carries the code.
             return Problem(statusCode: StatusCodes.Status400BadRequest, title: e.Message, type: e.Code);
+        }
+
+        // A room exists while people are in it. Announcing to an empty one would reach no one and only leave history
+        // behind, so that anyone could fill this server's memory by posting to endless new room names.
+        if ((await directory.GetMembersAsync(message.Room, cancellationToken)).Count == 0)
+        {
+            return Problem(statusCode: StatusCodes.Status404NotFound, title: $"No one is in room '{message.Room}' on any server, so there is no one to announce to.", type: "room_not_found");
         }
 
         history.Add(message);

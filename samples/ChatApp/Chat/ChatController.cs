@@ -23,15 +23,24 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
         }
     }
 
-    /// <summary>Request <c>room.join</c>: joins (or creates) a room under a nickname; replies with its members and history.</summary>
+    /// <summary>
+    /// Request <c>room.join</c>: joins (or creates) a room under a nickname; replies with its members and history. The
+    /// first join fixes the connection's nickname; a later join under another one is refused with <c>name_fixed</c>.
+    /// </summary>
     [SocketEvent("room.join")]
     public async Task<JoinReply> JoinAsync(JoinRequest request, CancellationToken cancellationToken)
     {
         var room = ChatRules.Room(request.Room);
         var name = ChatRules.Name(request.Name);
 
-        // Set before joining: presence takes its snapshot of the public session items when the connection joins.
-        Session.Set(RoomDirectory.NameItem, name);
+        // One nickname per connection. Presence snapshots the nickname whenever the connection joins or leaves a room,
+        // so a rename would show in some member lists and not others, and messages would disagree with them. The
+        // server handles a connection's messages one at a time, so two joins of one connection can't race here.
+        if (Session.TryGet<string>(RoomDirectory.NameItem, out var fixedName) && !string.Equals(fixedName, name, StringComparison.Ordinal))
+        {
+            throw new SocketRequestException("name_fixed", $"You are '{fixedName}' on this connection; a nickname can't change once set. Reconnect to use another.");
+        }
+
         IReadOnlyList<Member> members;
         bool joined;
         using (await locks.EnterRoomAsync(room, cancellationToken))
@@ -39,14 +48,7 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
             joined = !Connection.Rooms.Contains(room);
             if (joined)
             {
-                try
-                {
-                    await Connection.JoinAsync(room);
-                }
-                catch (InvalidOperationException e)
-                {
-                    throw new SocketRequestException("too_many_rooms", e.Message);
-                }
+                await EnterAsync(room, name, cancellationToken);
             }
 
             members = await directory.GetMembersAsync(room, cancellationToken);
@@ -127,6 +129,35 @@ public sealed class ChatController(ISocketRegistry registry, RoomDirectory direc
         if (rooms.Count > 0)
         {
             await AnnounceRoomsAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Joins a room within the limits: <see cref="ChatRules.MaxRooms"/> rooms in the chat, and
+    /// <see cref="ChatRules.MaxRoomsPerConnection"/> per connection. Called under the room's lock.
+    /// </summary>
+    private async Task EnterAsync(string room, string name, CancellationToken cancellationToken)
+    {
+        // Counting and joining under the room list's lock, so that joins on this server can't open more rooms between
+        // them than the limit allows. (Two servers that open rooms at the same moment can still pass it by a few.)
+        using (await locks.EnterRoomListAsync(cancellationToken))
+        {
+            if (!await directory.CanJoinAsync(room, cancellationToken))
+            {
+                throw new SocketRequestException("too_many_rooms", $"The chat already has {ChatRules.MaxRooms} rooms, the most it allows. Join one of them.");
+            }
+
+            // Set before joining: presence takes its snapshot of the public session items when the connection joins.
+            Session.Set(RoomDirectory.NameItem, name);
+            try
+            {
+                await Connection.JoinAsync(room);
+            }
+            catch (InvalidOperationException)
+            {
+                // SocketRegistryOptions.MaxRoomsPerConnection, set to ChatRules.MaxRoomsPerConnection in Program.cs.
+                throw new SocketRequestException("too_many_rooms", $"You are in {ChatRules.MaxRoomsPerConnection} rooms, the most one connection may be in. Leave one first.");
+            }
         }
     }
 

@@ -19,6 +19,15 @@ public static partial class ChatRules
     /// <summary>The longest room name.</summary>
     public const int MaxRoomLength = 32;
 
+    /// <summary>
+    /// The most rooms the chat has at once, on every server together. It bounds the room list that every page gets after
+    /// each join and leave, and the rooms that keep history.
+    /// </summary>
+    public const int MaxRooms = 200;
+
+    /// <summary>The most rooms one connection is in at once (the page shows one at a time).</summary>
+    public const int MaxRoomsPerConnection = 10;
+
     /// <summary>The sender name of announcements, which no one may take.</summary>
     public const string SystemName = "system";
 
@@ -70,9 +79,11 @@ public static partial class ChatRules
         return trimmed;
     }
 
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,31}$")]
+    // \A and \z anchor the whole string. In .NET, $ also matches before a final "\n", so "lobby\n" (and a 33-character
+    // name ending in "\n") would pass as a room of its own that looks like "lobby".
+    [GeneratedRegex(@"\A[a-z0-9][a-z0-9_-]{0,31}\z")]
     private static partial Regex RoomPattern();
 
-    [GeneratedRegex(@"^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,23}$")]
+    [GeneratedRegex(@"\A[\p{L}\p{N}][\p{L}\p{N} ._-]{0,23}\z")]
     private static partial Regex NamePattern();
 }

@@ -5,7 +5,8 @@ namespace ChatApp.Chat;
 /// the <c>presence</c> event that carries the list happen under one lock. Members therefore get those events in the
 /// order of the changes, and the last one they get is the latest. Without the lock, two people who join at once could
 /// read their lists in one order and send them in the other, and the page would keep the older list. The room list
-/// (<c>rooms</c>) has a lock of its own for the same reason.
+/// (<c>rooms</c>) has a lock of its own for the same reason; a join also counts the rooms under it, so that this server
+/// can't open more than <see cref="ChatRules.MaxRooms"/>. The room list's lock is only ever taken last.
 /// </summary>
 public sealed class PresenceLocks
 {

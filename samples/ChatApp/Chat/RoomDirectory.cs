@@ -32,6 +32,16 @@ public sealed class RoomDirectory(ISocketRegistry registry)
             .OrderBy(r => r.Name, StringComparer.Ordinal)];
     }
 
+    /// <summary>
+    /// Whether a connection may join <paramref name="room"/> without passing <see cref="ChatRules.MaxRooms"/>: people are
+    /// already in it, or the chat has fewer rooms than that.
+    /// </summary>
+    public async Task<bool> CanJoinAsync(string room, CancellationToken cancellationToken)
+    {
+        var rooms = (await registry.GetCountsAsync(cancellationToken)).Value.Rooms;
+        return rooms.ContainsKey(room) || rooms.Count < ChatRules.MaxRooms;
+    }
+
     private static string NameOf(SocketMember member)
         => member.Items.TryGetValue(NameItem, out var name) && name.ValueKind == JsonValueKind.String ? name.GetString()! : "?";
 }

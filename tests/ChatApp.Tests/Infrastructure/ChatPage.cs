@@ -79,6 +79,14 @@ internal sealed class ChatPage : IAsyncDisposable
         await WaitUntilAsync($"document.querySelector('#room-title').textContent === {Js("#" + room)}");
     }
 
+    /// <summary>Tries to join or create a room with the sidebar's field, and waits for the toast that says why it can't.</summary>
+    public async Task EnterRoomRefusedAsync(string room, string error)
+    {
+        await SendAsync("fill", new { selector = "#new-room", value = room });
+        await SendAsync("press", new { selector = "#new-room", key = "Enter" });
+        await WaitForToastAsync(error);
+    }
+
     /// <summary>Waits for a message with exactly this author and text.</summary>
     public Task WaitForMessageAsync(string author, string text)
         => WaitUntilAsync($"[...document.querySelectorAll('#messages .message')].some(m => m.querySelector('.author').textContent === {Js(author)} && m.querySelector('.text').textContent === {Js(text)})");
