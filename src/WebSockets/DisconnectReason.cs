@@ -28,4 +28,11 @@ public enum DisconnectReason
 
     /// <summary>A connect hook threw or did not finish within <see cref="WebSocketEndpointOptions.HandshakeTimeout"/>; closed with 1011.</summary>
     HookFailed,
+
+    /// <summary>
+    /// The client broke the WebSocket protocol (RFC 6455): an unmasked frame, reserved bits or opcodes, a malformed
+    /// control or close frame, a bad length, or invalid UTF-8 in a text message. Closed with 1002 (protocol error) or
+    /// 1007 (invalid payload data); <see cref="ISocketConnection.CloseStatus"/> holds which.
+    /// </summary>
+    ProtocolError,
 }

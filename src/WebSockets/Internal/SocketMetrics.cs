@@ -73,6 +73,7 @@ internal sealed class SocketMetrics
         DisconnectReason.MessageTooBig => "message_too_big",
         DisconnectReason.IdleTimeout => "idle_timeout",
         DisconnectReason.HookFailed => "hook_failed",
+        DisconnectReason.ProtocolError => "protocol_error",
         _ => "unknown",
     };
 }
