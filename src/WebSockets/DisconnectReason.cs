@@ -40,4 +40,11 @@ public enum DisconnectReason
     /// <see cref="MessageRateLimitMode.Close"/> applies; closed with 1008 (policy violation).
     /// </summary>
     RateLimited,
+
+    /// <summary>
+    /// The client broke the WebSocket protocol (RFC 6455): an unmasked frame, reserved bits or opcodes, a malformed
+    /// control or close frame, a bad length, or invalid UTF-8 in a text message. Closed with 1002 (protocol error) or
+    /// 1007 (invalid payload data); <see cref="ISocketConnection.CloseStatus"/> holds which.
+    /// </summary>
+    ProtocolError,
 }

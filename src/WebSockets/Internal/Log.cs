@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace WebSockets.Internal;
 
 // Event IDs are stable and never reused: registry 1-19, connection 20-49, handler 50-59, endpoint 60-79,
-// event dispatcher 80-99 (EventDispatcher.cs).
+// event dispatcher 80-99 (EventDispatcher.cs), hardening 120-139.
 
 internal sealed partial class SocketRegistry
 {
@@ -105,6 +105,9 @@ internal sealed partial class SocketConnection
 
         [LoggerMessage(29, LogLevel.Error, "A callback registered on the ConnectionClosed token of connection {ConnectionId} threw.", EventName = "ClosedCallbackFailed")]
         public static partial void ClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(120, LogLevel.Debug, "Connection {ConnectionId} broke the WebSocket protocol; it was closed with {CloseStatus}.", EventName = "ProtocolError")]
+        public static partial void ProtocolError(ILogger logger, string connectionId, WebSocketCloseStatus closeStatus, Exception exception);
     }
 }
 

@@ -20,6 +20,9 @@ internal sealed partial class SocketConnection : ISocketConnection
     private const int StateClosed = 2;
     private const int NoReason = -1;
 
+    /// <summary>How long a connection that broke the protocol waits for the client to close before it is torn down.</summary>
+    internal static readonly TimeSpan ProtocolErrorLinger = TimeSpan.FromSeconds(1);
+
     // Who may write to the socket right now (the writer lease). The write pump holds it except while it waits on an
     // empty queue; then a handler of this connection, replying on the read pump, may take it and send inline.
     private const int WriterNone = 0;
@@ -41,6 +44,7 @@ internal sealed partial class SocketConnection : ISocketConnection
     private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly System.Threading.RateLimiting.TokenBucketRateLimiter? _rateLimiter;
+    private readonly CancellationToken _requestAborted;
 
     private ClaimsPrincipal _user;
     private WebSocket? _socket;
@@ -77,6 +81,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         RemoteIpAddress = httpContext.Connection.RemoteIpAddress;
         SubProtocol = subProtocol;
         _rateLimiter = CreateRateLimiter(endpoint);
+        _requestAborted = httpContext.RequestAborted;
 
         var mode = registry.Options.SendQueueFullMode;
         var channelOptions = new BoundedChannelOptions(registry.Options.SendQueueCapacity)
@@ -443,10 +448,34 @@ internal sealed partial class SocketConnection : ISocketConnection
             _closeStatusDescription = socket.CloseStatusDescription;
         }
 
+        if (Reason == DisconnectReason.ProtocolError)
+        {
+            await LingerAsync();
+        }
+
         socket.Dispose();
         _rateLimiter?.Dispose(); // the read pump, its only user, is done
         CancelClosedToken();
         await CompleteEventsAsync();
+    }
+
+    /// <summary>
+    /// After a protocol error the WebSocket sends its close frame and gives up the connection at once. Ending the
+    /// request right then can reset the TCP connection before the close frame has left the server, and the client never
+    /// learns why (about one close in eight was lost on a loaded machine). So the request lingers until the client
+    /// closes its end, or <see cref="ProtocolErrorLinger"/> (at most CloseTimeout) has passed.
+    /// </summary>
+    private async Task LingerAsync()
+    {
+        var linger = _closeTimeout < ProtocolErrorLinger ? _closeTimeout : ProtocolErrorLinger;
+        try
+        {
+            await Task.Delay(linger, _timeProvider, _requestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client closed its end.
+        }
     }
 
     /// <summary>Cancels <see cref="ConnectionClosed"/>. Callbacks registered on it are user code: one that throws is logged.</summary>
@@ -567,11 +596,13 @@ internal sealed partial class SocketConnection : ISocketConnection
         var token = _closedCts.Token;
         var maxMessageSize = _endpoint.MaxMessageSize;
         var dispatcher = _endpoint.Dispatcher;
+        var readingText = false;
         try
         {
             while (true)
             {
                 // A zero-byte read waits for the next message without holding a buffer.
+                readingText = false;
                 var head = await socket.ReceiveAsync(Memory<byte>.Empty, token);
                 if (head.MessageType == WebSocketMessageType.Close)
                 {
@@ -581,6 +612,7 @@ internal sealed partial class SocketConnection : ISocketConnection
 
                 // An empty message is complete after the zero-byte read: there is nothing more to read.
                 var complete = head.EndOfMessage;
+                readingText = head.MessageType == WebSocketMessageType.Text;
                 var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_endpoint.ReceiveBufferSize, maxMessageSize + 1));
                 Volatile.Write(ref _receiveBuffer, buffer);
                 try
@@ -598,7 +630,11 @@ internal sealed partial class SocketConnection : ISocketConnection
                             Volatile.Write(ref _receiveBuffer, buffer);
                         }
 
-                        var result = await socket.ReceiveAsync(buffer.AsMemory(count), token);
+                        // Never ask for more than one byte past the limit: the WebSocket fills the memory it is given
+                        // when the frame declares that much, and a pooled buffer can be twice the limit. A client that
+                        // declares a huge frame is then caught as soon as it has sent MaxMessageSize + 1 bytes.
+                        var room = (int)Math.Min(buffer.Length, (long)maxMessageSize + 1) - count;
+                        var result = await socket.ReceiveAsync(buffer.AsMemory(count, room), token);
                         if (result.MessageType == WebSocketMessageType.Close)
                         {
                             OnCloseReceived(socket);
@@ -650,6 +686,11 @@ internal sealed partial class SocketConnection : ISocketConnection
         {
             // Aborted.
         }
+        catch (WebSocketException ex) when (ex.WebSocketErrorCode == WebSocketError.Faulted)
+        {
+            // A keep-alive timeout aborts the socket first, so a pending read ends as canceled (above), not here.
+            OnProtocolError(ex, readingText);
+        }
         catch (Exception ex) when (IsTransportFailure(ex))
         {
             TrySetReason(DisconnectReason.ConnectionLost);
@@ -661,6 +702,30 @@ internal sealed partial class SocketConnection : ISocketConnection
             Log.ReadPumpFailed(_logger, Id, ex);
         }
     }
+
+    /// <summary>
+    /// The client broke RFC 6455. The WebSocket has already sent its close frame (1007 for invalid UTF-8 in a text
+    /// message, 1002 for everything else) and aborted; only the reason and the code are left to record. The WebSocket
+    /// does not say which code it sent: invalid UTF-8 is the one failure it reports without a message of its own or an
+    /// inner exception, and it can only happen while a text message's payload is read.
+    /// </summary>
+    private void OnProtocolError(WebSocketException ex, bool readingText)
+    {
+        var status = readingText && ex.InnerException is null && ex.Message == s_faultedMessage
+            ? WebSocketCloseStatus.InvalidPayloadData
+            : WebSocketCloseStatus.ProtocolError;
+        // A send that failed because of the abort may have recorded ConnectionLost first; the protocol error is the cause.
+        if (TrySetReason(DisconnectReason.ProtocolError)
+            || Interlocked.CompareExchange(ref _reason, (int)DisconnectReason.ProtocolError, (int)DisconnectReason.ConnectionLost) == (int)DisconnectReason.ConnectionLost)
+        {
+            _closeStatus = status;
+        }
+
+        Log.ProtocolError(_logger, Id, status, ex);
+    }
+
+    /// <summary>The message of a <see cref="WebSocketError.Faulted"/> exception that gives none of its own, in this culture.</summary>
+    private static readonly string s_faultedMessage = new WebSocketException(WebSocketError.Faulted).Message;
 
     private void OnCloseReceived(WebSocket socket)
     {

@@ -109,6 +109,7 @@ internal sealed class SocketMetrics
         DisconnectReason.IdleTimeout => "idle_timeout",
         DisconnectReason.HookFailed => "hook_failed",
         DisconnectReason.RateLimited => "rate_limited",
+        DisconnectReason.ProtocolError => "protocol_error",
         _ => "unknown",
     };
 }

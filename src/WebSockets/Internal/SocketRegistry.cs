@@ -80,6 +80,9 @@ internal sealed partial class SocketRegistry : ISocketRegistry
 
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Connection IDs claimed, by live connections and by ones still being accepted or ending (for tests).</summary>
+    internal int ReservedCount => _connections.Count;
+
     internal bool TryGetNamespace(string name, [NotNullWhen(true)] out NamespaceState? state) => _namespaces.TryGetValue(name, out state);
 
     /// <summary>For controllers, which declare their namespace: gets it, or creates it without hooks.</summary>
