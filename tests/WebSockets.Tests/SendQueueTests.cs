@@ -323,6 +323,13 @@ public sealed class SendQueueTests
         Assert.Equal(LogLevel.Warning, log.Level);
         Assert.Single(host.Logs.WithEventName("SlowConsumer"));
 
+        // The queued messages it never got are reported, not silently lost: logged once with their count, and counted.
+        var discarded = Assert.Single(host.Logs.WithEventName("QueuedMessagesDiscarded"));
+        Assert.Contains("SlowConsumer", discarded.Message, StringComparison.Ordinal);
+        var count = int.Parse(System.Text.RegularExpressions.Regex.Match(discarded.Message, @"with (\d+) queued").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(count, SmallCapacity - 1, SmallCapacity);
+        Assert.Equal(count, metrics.Sum("websockets.server.discarded_messages"));
+
         // Sending to it now is harmless, and the healthy client still receives everything.
         await slowConnection.SendAsync(payloads[sent]).DefaultTimeout();
         Assert.True(healthyConnection.IsOpen);

@@ -108,6 +108,9 @@ internal sealed partial class SocketConnection
 
         [LoggerMessage(120, LogLevel.Debug, "Connection {ConnectionId} broke the WebSocket protocol; it was closed with {CloseStatus}.", EventName = "ProtocolError")]
         public static partial void ProtocolError(ILogger logger, string connectionId, WebSocketCloseStatus closeStatus, Exception exception);
+
+        [LoggerMessage(121, LogLevel.Information, "Connection {ConnectionId} ended ({Reason}) with {Count} queued messages it never sent; they are discarded.", EventName = "QueuedMessagesDiscarded")]
+        public static partial void QueuedMessagesDiscarded(ILogger logger, string connectionId, int count, DisconnectReason reason);
     }
 }
 

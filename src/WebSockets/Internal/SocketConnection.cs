@@ -515,6 +515,7 @@ internal sealed partial class SocketConnection : ISocketConnection
     {
         var reader = _queue.Reader;
         var token = _closedCts.Token;
+        var discarded = 0;
         try
         {
             // The pump holds the writer lease (it starts with it) while it sends, and lends it out only while it
@@ -526,6 +527,7 @@ internal sealed partial class SocketConnection : ISocketConnection
                 {
                     if (_discardQueue)
                     {
+                        discarded++;
                         continue;
                     }
 
@@ -581,6 +583,21 @@ internal sealed partial class SocketConnection : ISocketConnection
         {
             TrySetReason(DisconnectReason.ConnectionLost);
             Log.WritePumpFailed(_logger, Id, ex);
+        }
+        finally
+        {
+            // Whatever was accepted and never written is reported, not silently lost: the queue is complete by now, so
+            // nothing more can join it.
+            while (reader.TryRead(out _))
+            {
+                discarded++;
+            }
+
+            if (discarded > 0)
+            {
+                _registry.Metrics.MessagesDiscarded(Namespace, discarded);
+                Log.QueuedMessagesDiscarded(_logger, Id, discarded, Reason);
+            }
         }
     }
 

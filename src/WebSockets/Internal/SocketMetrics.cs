@@ -14,6 +14,7 @@ internal sealed class SocketMetrics
     private readonly UpDownCounter<long> _activeConnections;
     private readonly Counter<long> _disconnects;
     private readonly Counter<long> _droppedMessages;
+    private readonly Counter<long> _discardedMessages;
     private readonly Counter<long> _rejectedConnections;
     private readonly Counter<long> _rejectedMessages;
     private readonly Counter<long> _handlerTimeouts;
@@ -27,6 +28,8 @@ internal sealed class SocketMetrics
             "websockets.server.disconnects", "{connection}", "Connections ended, by namespace and reason.");
         _droppedMessages = Meter.CreateCounter<long>(
             "websockets.server.dropped_messages", "{message}", "Messages discarded because a send queue was full, by namespace.");
+        _discardedMessages = Meter.CreateCounter<long>(
+            "websockets.server.discarded_messages", "{message}", "Messages still queued, never sent, when their connection ended without draining them (an abort, the drain timeout at shutdown, a slow-consumer close, a failed write), by namespace.");
         _rejectedConnections = Meter.CreateCounter<long>(
             "websockets.server.rejected_connections", "{connection}", "Upgrades refused by a connection limit, by namespace and reason.");
         _rejectedMessages = Meter.CreateCounter<long>(
@@ -61,6 +64,14 @@ internal sealed class SocketMetrics
                 { "websockets.disconnect.reason", ReasonTag(reason) },
             };
             _disconnects.Add(1, tags);
+        }
+    }
+
+    public void MessagesDiscarded(string ns, int count)
+    {
+        if (_discardedMessages.Enabled)
+        {
+            _discardedMessages.Add(count, new KeyValuePair<string, object?>("websockets.namespace", ns));
         }
     }
 
