@@ -184,9 +184,11 @@ public sealed class AuthenticationTests
             configureNamespace: ns => ns.On("purge", [Authorize(Roles = "admin")] () => Interlocked.Increment(ref ran)),
             mapExtra: app => app.MapWebSocketController<AdminController>("/ws/admin"));
 
+        using var metrics = new MetricRecorder(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         using var user = await ConnectAsync(host, CreateToken("bob", TimeSpan.FromMinutes(10)));
         var purge = await user.RequestAsync("purge", null);
         Assert.Equal("forbidden", purge.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(1, metrics.Sum("websockets.server.rejected_messages", "websockets.rejection.reason", "forbidden"));
         Assert.Equal(0, Volatile.Read(ref ran));
         Assert.Equal("bob", (await user.RequestAsync("whoami", null)).GetProperty("data").GetProperty("name").GetString());
 

@@ -37,10 +37,12 @@ public sealed class HandshakeTests
                         return Task.CompletedTask;
                     }));
             });
+        using var metrics = new MetricRecorder(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
 
         using var client = await ConnectRefusedAsync(host, "/ws", o => o.SetRequestHeader("Origin", "http://evil.example"));
 
         Assert.Equal(HttpStatusCode.Forbidden, client.HttpStatusCode);
+        Assert.Equal(1, metrics.Sum("websockets.server.rejected_connections", "websockets.rejection.reason", "origin"));
         Assert.Equal(0, host.Registry.Count);
         Assert.Empty(host.Registry.GetConnections());
         Assert.Equal(0, Volatile.Read(ref connectedHooks));

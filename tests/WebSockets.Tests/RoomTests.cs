@@ -158,6 +158,7 @@ public sealed class RoomTests
     public async Task RoomsPerConnection_AreLimited_ForServerCodeAndForClients()
     {
         await using var host = await StartAsync(o => o.MaxRoomsPerConnection = 2, ns => ns.AllowClientRooms((_, _, _) => ValueTask.FromResult(true)));
+        using var metrics = new MetricRecorder(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         using var client = await ConnectAsync(host, "c");
         Assert.True(host.Registry.TryGetConnection("c", out var connection));
 
@@ -170,6 +171,7 @@ public sealed class RoomTests
         var refused = await client.RequestAsync("$join", new { room = "three" });
         Assert.Equal("too_many_rooms", refused.GetProperty("error").GetProperty("code").GetString());
         Assert.Equal(2, connection.Rooms.Count);
+        Assert.Equal(1, metrics.Sum("websockets.server.rejected_messages", "websockets.rejection.reason", "too_many_rooms"));
 
         await client.RequestAsync("$leave", new { room = "one" });
         Assert.Equal("three", (await client.RequestAsync("$join", new { room = "three" })).GetProperty("data").GetProperty("room").GetString());

@@ -23,6 +23,7 @@ internal static class ClientRooms
             }
             catch (InvalidOperationException ex)
             {
+                ((SocketConnection)connection).Metrics.MessageRejected(connection.Namespace, RejectionReason.TooManyRooms);
                 throw new SocketRequestException(TooManyRooms, ex.Message);
             }
 

@@ -197,6 +197,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
         {
             if (registration.Authorization is { } authorization && !await IsAuthorizedAsync(connection, authorization))
             {
+                connection.Metrics.MessageRejected(_namespace.Name, RejectionReason.Forbidden);
                 await ReportAsync(connection, new SocketEventError(ErrorNotice.Forbidden, $"The user is not authorized to send event '{registration.Name}'.", registration.Name, id), cancellationToken);
                 return;
             }

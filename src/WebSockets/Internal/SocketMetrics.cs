@@ -135,4 +135,8 @@ internal static class RejectionReason
     public const string RateLimited = "rate_limited";
     public const string TooManyRequests = "too_many_requests";
     public const string Busy = "busy";
+    public const string Origin = "origin";
+    public const string HandshakeFailed = "handshake_failed";
+    public const string TooManyRooms = "too_many_rooms";
+    public const string Forbidden = "forbidden";
 }

@@ -238,6 +238,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
             {
                 _connections.TryRemove(new KeyValuePair<string, SocketConnection>(connection.Id, connection));
                 Log.AcceptFailed(_logger, connection.Id, ex);
+                Metrics.ConnectionRejected(ns.Name, RejectionReason.HandshakeFailed);
                 context.Abort();
                 connection.MarkCompleted();
                 return;

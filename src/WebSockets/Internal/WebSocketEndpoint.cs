@@ -113,6 +113,7 @@ internal sealed partial class WebSocketEndpoint(SocketRegistry registry, Endpoin
         if (!StringValues.IsNullOrEmpty(origin) && !IsOriginAllowed(context, origin.ToString()))
         {
             Log.OriginRefused(logger, origin.ToString());
+            registry.Metrics.ConnectionRejected(endpoint.Namespace.Name, RejectionReason.Origin);
             return RefuseAsync(context, StatusCodes.Status403Forbidden, "The request's Origin is not allowed to open a WebSocket here.");
         }
 
