@@ -746,7 +746,11 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
 
     private ClusterResult<T> Incomplete<T>(T value, IReadOnlyList<string> missing, Exception? exception)
     {
-        Log.QueryIncomplete(_logger, string.Join(", ", missing), exception);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.QueryIncomplete(_logger, string.Join(", ", missing), exception);
+        }
+
         return new ClusterResult<T>(value, isComplete: false, missing);
     }
 
