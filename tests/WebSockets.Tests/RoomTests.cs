@@ -148,7 +148,9 @@ public sealed class RoomTests
             }));
         using var client = await ConnectAsync(host, "ada");
 
-        var member = Assert.Single((await host.Registry.GetRoomMembersAsync("lobby").DefaultTimeout()).Value);
+        // The connect hook joins after the upgrade has completed on the client's side: wait for it.
+        var members = await Eventually.Until(() => host.Registry.GetRoomMembersAsync("lobby"), r => r.Value.Count == 1, "the connect hook to join the lobby");
+        var member = Assert.Single(members.Value);
         Assert.Equal("Ada", member.Items["name"].GetString());
         Assert.False(member.Items.ContainsKey("token"));
         Assert.Equal(["lobby"], member.Rooms);

@@ -116,7 +116,7 @@ internal sealed partial class RedisClient : IAsyncDisposable
             {
                 Disconnected?.Invoke(failure);
             }
-            else
+            else if (_logger.IsEnabled(LogLevel.Debug))
             {
                 Log.ConnectAttemptFailed(_logger, _role, _endpoint.ToString(), failure);
             }

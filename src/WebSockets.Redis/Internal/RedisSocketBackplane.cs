@@ -49,6 +49,11 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
     private long _lostInOutage;
     private volatile string[] _knownServers = [];
 
+    // Health: the endpoint, when the last heartbeat was answered, how long the last subscriber PING took (-1: none yet).
+    private RedisEndpoint? _endpoint;
+    private long _lastHeartbeat;
+    private long _subscriberPingTicks = -1;
+
     public RedisSocketBackplane(IOptions<RedisBackplaneOptions> options, RedisBackplaneMetrics metrics, ILoggerFactory loggerFactory, TimeProvider timeProvider)
     {
         _options = options;
@@ -75,6 +80,7 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
         _settings = _options.Value;
         var failures = new List<string>();
         var endpoint = RedisEndpoint.Parse(_settings.Configuration, failures) ?? throw new OptionsValidationException(nameof(RedisBackplaneOptions), typeof(RedisBackplaneOptions), failures);
+        _endpoint = endpoint;
 
         var prefix = "{" + _settings.ChannelPrefix + "}";
         _channel = prefix + ":bus";
@@ -171,6 +177,38 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
             await subscriber.DisposeAsync();
         }
     }
+
+    /// <summary>What the health check reports: a snapshot, safe to take from any thread.</summary>
+    internal HealthSnapshot GetHealth()
+    {
+        var lastHeartbeat = Volatile.Read(ref _lastHeartbeat);
+        var ping = Volatile.Read(ref _subscriberPingTicks);
+        return new HealthSnapshot(
+            Started: _commands is not null,
+            Stopped: Volatile.Read(ref _stopped) != 0,
+            Endpoint: _endpoint?.ToString(),
+            Connected: IsConnected,
+            Subscribed: IsSubscribed,
+            HeartbeatAge: lastHeartbeat == 0 ? null : _timeProvider.GetElapsedTime(lastHeartbeat),
+            SubscriberPing: ping < 0 ? null : TimeSpan.FromTicks(ping),
+            LostInOutage: Interlocked.Read(ref _lostInOutage),
+            OtherServers: _knownServers.Length,
+            HeartbeatInterval: _options.Value.HeartbeatInterval,
+            PresenceTtl: _options.Value.PresenceTtl);
+    }
+
+    internal readonly record struct HealthSnapshot(
+        bool Started,
+        bool Stopped,
+        string? Endpoint,
+        bool Connected,
+        bool Subscribed,
+        TimeSpan? HeartbeatAge,
+        TimeSpan? SubscriberPing,
+        long LostInOutage,
+        int OtherServers,
+        TimeSpan HeartbeatInterval,
+        TimeSpan PresenceTtl);
 
     // ---- Connection events ---------------------------------------------------------------------------------
 
@@ -558,7 +596,9 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
 
         try
         {
+            var started = _timeProvider.GetTimestamp();
             (await subscriber.ExecuteAsync("PING").WaitAsync(_settings.PresenceTtl, _timeProvider, _stopping.Token)).ThrowIfError();
+            Volatile.Write(ref _subscriberPingTicks, _timeProvider.GetElapsedTime(started).Ticks);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
@@ -578,6 +618,7 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
     /// <summary>Reads { present, removed, live } and keeps the live servers for answers when Redis is unreachable.</summary>
     private bool ReadHeartbeat(RedisReply reply)
     {
+        Volatile.Write(ref _lastHeartbeat, _timeProvider.GetTimestamp());
         var items = reply.AsArray();
         if (items.Length < 3)
         {
@@ -705,7 +746,11 @@ internal sealed partial class RedisSocketBackplane : SocketBackplane, IAsyncDisp
 
     private ClusterResult<T> Incomplete<T>(T value, IReadOnlyList<string> missing, Exception? exception)
     {
-        Log.QueryIncomplete(_logger, string.Join(", ", missing), exception);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.QueryIncomplete(_logger, string.Join(", ", missing), exception);
+        }
+
         return new ClusterResult<T>(value, isComplete: false, missing);
     }
 

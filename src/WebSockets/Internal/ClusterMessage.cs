@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -10,9 +11,18 @@ namespace WebSockets.Internal;
 /// A compact binary form: a version byte, the operation, a flags byte for the constraints present, then
 /// length-prefixed UTF-8 strings and payloads. The backplane carries it without looking inside.
 /// </summary>
+/// <remarks>
+/// Version 2 adds a trailer after the operation's fields: a flags byte, then the publish time (UTC ticks, 8 bytes) and
+/// the W3C <c>traceparent</c> and <c>tracestate</c> of the publisher's <see cref="Activity.Current"/>, each only when
+/// flagged. Readers take version 1 (no trailer) and version 2; from version 2 on, a reader skips trailer flags and bytes
+/// it does not know, so later fields can be added at the end without a new version. A version-1 reader drops version-2
+/// messages (logged as BadClusterMessage): in a cluster that mixes both, upgrade every server before relying on
+/// cross-server delivery.
+/// </remarks>
 internal static class ClusterMessage
 {
-    public const byte Version = 1;
+    public const byte Version = 2;
+    private const byte Version1 = 1;
 
     public enum Operation : byte
     {
@@ -32,7 +42,16 @@ internal static class ClusterMessage
         Except = 16,
     }
 
-    /// <summary>A decoded message. Payloads are slices of the received buffer.</summary>
+    [Flags]
+    private enum TrailerParts : byte
+    {
+        None = 0,
+        SentAt = 1,
+        TraceParent = 2,
+        TraceState = 4,
+    }
+
+    /// <summary>A decoded message. Payloads, and the trace context, are slices of the received buffer.</summary>
     public readonly record struct Decoded(
         Operation Operation,
         AudienceTarget Target,
@@ -40,35 +59,64 @@ internal static class ClusterMessage
         string? EventName,
         ReadOnlyMemory<byte> BatchItem,
         WebSocketCloseStatus CloseStatus,
-        string? CloseDescription);
-
-    public static byte[] Send(AudienceTarget target, SocketMessage message)
+        string? CloseDescription)
     {
-        var writer = new ArrayBufferWriter<byte>(64 + message.Data.Length);
+        /// <summary>When it was published (UTC ticks of the publisher's clock); 0 when unknown.</summary>
+        public long SentAtTicks { get; init; }
+
+        /// <summary>The publisher's W3C traceparent (UTF-8), empty when it had no activity.</summary>
+        public ReadOnlyMemory<byte> TraceParent { get; init; }
+
+        /// <summary>The publisher's W3C tracestate (UTF-8), empty when none.</summary>
+        public ReadOnlyMemory<byte> TraceState { get; init; }
+    }
+
+    /// <summary>What a version-2 message carries after the operation's fields.</summary>
+    /// <param name="SentAtTicks">The publish time in UTC ticks; 0 leaves it out.</param>
+    /// <param name="TraceParent">The W3C traceparent of the publisher's activity, or null.</param>
+    /// <param name="TraceState">Its tracestate, or null.</param>
+    public readonly record struct Trailer(long SentAtTicks, string? TraceParent, string? TraceState)
+    {
+        /// <summary>The time now, and the trace context of <see cref="Activity.Current"/> when it has a W3C ID.</summary>
+        public static Trailer Capture(TimeProvider timeProvider)
+        {
+            var activity = Activity.Current;
+            return activity is { IdFormat: ActivityIdFormat.W3C }
+                ? new Trailer(timeProvider.GetUtcNow().UtcTicks, activity.Id, activity.TraceStateString)
+                : new Trailer(timeProvider.GetUtcNow().UtcTicks, null, null);
+        }
+    }
+
+    public static byte[] Send(AudienceTarget target, SocketMessage message, in Trailer trailer = default)
+    {
+        var writer = new ArrayBufferWriter<byte>(96 + message.Data.Length);
         WriteHeader(writer, Operation.Send, target);
         WriteByte(writer, (byte)message.MessageType);
         WriteBytes(writer, message.Data.Span);
+        WriteTrailer(writer, trailer);
         return writer.WrittenSpan.ToArray();
     }
 
-    public static byte[] Emit(AudienceTarget target, string eventName, SocketMessage frame, byte[]? batchItem)
+    public static byte[] Emit(AudienceTarget target, string eventName, SocketMessage frame, byte[]? batchItem, in Trailer trailer = default)
     {
-        var writer = new ArrayBufferWriter<byte>(96 + frame.Data.Length + (batchItem?.Length ?? 0));
+        var writer = new ArrayBufferWriter<byte>(128 + frame.Data.Length + (batchItem?.Length ?? 0));
         WriteHeader(writer, Operation.Emit, target);
         WriteString(writer, eventName);
         WriteBytes(writer, frame.Data.Span);
         WriteBytes(writer, batchItem);
+        WriteTrailer(writer, trailer);
         return writer.WrittenSpan.ToArray();
     }
 
-    public static byte[] Disconnect(AudienceTarget target, WebSocketCloseStatus status, string? description)
+    public static byte[] Disconnect(AudienceTarget target, WebSocketCloseStatus status, string? description, in Trailer trailer = default)
     {
-        var writer = new ArrayBufferWriter<byte>(64);
+        var writer = new ArrayBufferWriter<byte>(96);
         WriteHeader(writer, Operation.Disconnect, target);
         var span = writer.GetSpan(2);
         BinaryPrimitives.WriteUInt16BigEndian(span, (ushort)status);
         writer.Advance(2);
         WriteString(writer, description ?? string.Empty);
+        WriteTrailer(writer, trailer);
         return writer.WrittenSpan.ToArray();
     }
 
@@ -79,7 +127,8 @@ internal static class ClusterMessage
         var reader = new Reader(buffer);
         try
         {
-            if (reader.ReadByte() != Version)
+            var version = reader.ReadByte();
+            if (version is not (Version1 or Version))
             {
                 return false;
             }
@@ -127,7 +176,20 @@ internal static class ClusterMessage
                     return false;
             }
 
-            return reader.AtEnd;
+            if (version == Version1)
+            {
+                return reader.AtEnd;
+            }
+
+            // The trailer. Flags and bytes after the known fields are a later version's: skipped.
+            var trailer = (TrailerParts)reader.ReadByte();
+            decoded = decoded with
+            {
+                SentAtTicks = trailer.HasFlag(TrailerParts.SentAt) ? reader.ReadInt64() : 0,
+                TraceParent = trailer.HasFlag(TrailerParts.TraceParent) ? reader.ReadBytes() : default,
+                TraceState = trailer.HasFlag(TrailerParts.TraceState) ? reader.ReadBytes() : default,
+            };
+            return true;
         }
         catch (FormatException)
         {
@@ -163,6 +225,30 @@ internal static class ClusterMessage
         WriteStrings(writer, target.Users);
         WriteStrings(writer, target.ConnectionIds);
         WriteStrings(writer, target.Except);
+    }
+
+    private static void WriteTrailer(ArrayBufferWriter<byte> writer, in Trailer trailer)
+    {
+        var parts = TrailerParts.None;
+        parts |= trailer.SentAtTicks == 0 ? TrailerParts.None : TrailerParts.SentAt;
+        parts |= trailer.TraceParent is null ? TrailerParts.None : TrailerParts.TraceParent;
+        parts |= trailer.TraceParent is null || string.IsNullOrEmpty(trailer.TraceState) ? TrailerParts.None : TrailerParts.TraceState;
+        WriteByte(writer, (byte)parts);
+        if (parts.HasFlag(TrailerParts.SentAt))
+        {
+            BinaryPrimitives.WriteInt64BigEndian(writer.GetSpan(8), trailer.SentAtTicks);
+            writer.Advance(8);
+        }
+
+        if (parts.HasFlag(TrailerParts.TraceParent))
+        {
+            WriteString(writer, trailer.TraceParent!);
+        }
+
+        if (parts.HasFlag(TrailerParts.TraceState))
+        {
+            WriteString(writer, trailer.TraceState!);
+        }
     }
 
     private static void WriteByte(ArrayBufferWriter<byte> writer, byte value)
@@ -223,6 +309,14 @@ internal static class ClusterMessage
             Require(2);
             var value = BinaryPrimitives.ReadUInt16BigEndian(buffer.Span[_position..]);
             _position += 2;
+            return value;
+        }
+
+        public long ReadInt64()
+        {
+            Require(8);
+            var value = BinaryPrimitives.ReadInt64BigEndian(buffer.Span[_position..]);
+            _position += 8;
             return value;
         }
 

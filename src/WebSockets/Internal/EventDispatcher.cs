@@ -21,7 +21,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
         _namespace = ns;
         _options = registry.Options;
         _scopeFactory = services.GetRequiredService<IServiceScopeFactory>();
-        _binary = ns.BinaryHandler is { } binary ? new MessageHandler(binary, services, registry) : null;
+        _binary = ns.BinaryHandler is { } binary ? new MessageHandler(binary, services, registry, binaryOfNamespace: true) : null;
         _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<EventDispatcher>();
     }
 
@@ -193,11 +193,13 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
     private async Task InvokeAsync(SocketConnection connection, EventRegistration registration, object? argument, long? id, CancellationToken cancellationToken)
     {
         using var deadline = connection.StartHandlerDeadline(cancellationToken);
+        var telemetry = HandlerTelemetry.Start(connection, registration.SpanName ??= _namespace.Name + "/" + registration.Name, registration.Name, id);
         try
         {
             if (registration.Authorization is { } authorization && !await IsAuthorizedAsync(connection, authorization))
             {
                 connection.Metrics.MessageRejected(_namespace.Name, RejectionReason.Forbidden);
+                telemetry.Fail(ErrorNotice.Forbidden, "The user is not authorized to send this event.");
                 await ReportAsync(connection, new SocketEventError(ErrorNotice.Forbidden, $"The user is not authorized to send event '{registration.Name}'.", registration.Name, id), cancellationToken);
                 return;
             }
@@ -240,6 +242,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             catch (OperationCanceledException) when (deadline.HasExpired(cancellationToken))
             {
                 // The handler is canceled; the connection stops waiting for it and goes on with its next message.
+                telemetry.Fail(ErrorNotice.HandlerTimeout, "The handler did not finish within the handler timeout.");
                 OnHandlerTimedOut(connection, registration.Name);
                 await ReportAsync(connection, new SocketEventError(
                     ErrorNotice.HandlerTimeout,
@@ -251,11 +254,13 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             catch (SocketRequestException ex)
             {
                 // The handler refused the message on purpose: the client gets its code and message.
+                telemetry.Fail(ex.Code, ex.Message);
                 await ReportAsync(connection, new SocketEventError(ex.Code, ex.Message, registration.Name, id), cancellationToken);
                 return;
             }
             catch (Exception ex)
             {
+                telemetry.Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex);
                 Log.HandlerFailed(_logger, registration.Name, connection.Id, ex);
                 var text = _options.EnableDetailedErrors
                     ? $"An error occurred while handling event '{registration.Name}': {ex.GetType().Name}: {ex.Message}"
@@ -289,6 +294,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // For example a reply that cannot be serialized.
+            telemetry.Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex);
             Log.HandlerFailed(_logger, registration.Name, connection.Id, ex);
             if (id is { } requestId)
             {
@@ -300,6 +306,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
         }
         finally
         {
+            telemetry.Stop();
             if (id is { } requestId)
             {
                 connection.EndRequest(requestId);

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace WebSockets.Internal;
 
 // Event IDs are stable and never reused: registry 1-19, connection 20-49, handler 50-59, endpoint 60-79,
-// event dispatcher 80-99 (EventDispatcher.cs), hardening 120-139.
+// event dispatcher 80-99 (EventDispatcher.cs), limits 100-119 (LimitsLog.cs), hardening 120-139, authentication
+// 140-159, observability 160-179.
 
 internal sealed partial class SocketRegistry
 {
@@ -57,6 +58,9 @@ internal sealed partial class SocketRegistry
 
         [LoggerMessage(16, LogLevel.Error, "Delivering a message from the backplane failed.", EventName = "DeliverFailed")]
         public static partial void DeliverFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(161, LogLevel.Debug, "A connect hook of namespace '{Namespace}' was canceled: connection {ConnectionId} ended while it ran.", EventName = "ConnectedHookCanceled")]
+        public static partial void ConnectedHookCanceled(ILogger logger, string connectionId, string @namespace);
     }
 }
 
@@ -123,6 +127,9 @@ internal sealed partial class MessageHandler
 
         [LoggerMessage(51, LogLevel.Error, "The message handler failed for connection {ConnectionId}.", EventName = "HandlerFailed")]
         public static partial void HandlerFailed(ILogger logger, string connectionId, Exception exception);
+
+        [LoggerMessage(160, LogLevel.Debug, "The message handler of connection {ConnectionId} ended: the connection closed before the client replied to the handler's request.", EventName = "HandlerEndedByClose")]
+        public static partial void HandlerEndedByClose(ILogger logger, string connectionId);
     }
 }
 

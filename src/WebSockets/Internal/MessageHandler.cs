@@ -15,9 +15,16 @@ internal sealed partial class MessageHandler : IMessageDispatcher
     private readonly SocketRegistryOptions _options;
     private readonly ILogger _logger;
 
-    internal MessageHandler(BoundHandler handler, IServiceProvider services, SocketRegistry registry)
+    private readonly bool _binaryOfNamespace;
+
+    /// <param name="handler">The bound handler.</param>
+    /// <param name="services">The application's services.</param>
+    /// <param name="registry">The registry.</param>
+    /// <param name="binaryOfNamespace">Whether it is an event namespace's binary handler rather than a raw endpoint's handler (names its spans).</param>
+    internal MessageHandler(BoundHandler handler, IServiceProvider services, SocketRegistry registry, bool binaryOfNamespace = false)
     {
         _handler = handler;
+        _binaryOfNamespace = binaryOfNamespace;
         _scopeFactory = services.GetRequiredService<IServiceScopeFactory>();
         _options = registry.Options;
         _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<MessageHandler>();
@@ -90,87 +97,106 @@ internal sealed partial class MessageHandler : IMessageDispatcher
                 break;
         }
 
-        object? result;
-        var scope = _handler.NeedsScope ? _scopeFactory.CreateAsyncScope() : default;
-        using var deadline = connection.StartHandlerDeadline(cancellationToken);
-        Task<object?>? abandoned = null;
+        var telemetry = HandlerTelemetry.Start(
+            connection, _binaryOfNamespace ? connection.NamespaceState.BinarySpanName : connection.NamespaceState.MessageSpanName, eventName: null, requestId: null);
         try
         {
-            var context = new HandlerContext
+            object? result;
+            var scope = _handler.NeedsScope ? _scopeFactory.CreateAsyncScope() : default;
+            using var deadline = connection.StartHandlerDeadline(cancellationToken);
+            Task<object?>? abandoned = null;
+            try
             {
-                Connection = connection,
-                Message = argument,
-                Token = deadline.TokenOr(cancellationToken),
-                Services = _handler.NeedsScope ? scope.ServiceProvider : null,
-            };
-            var invoking = _handler.Invoke(context);
-            if (deadline.IsActive && !invoking.IsCompleted)
-            {
-                // The handler does not own the pooled payload (it got a copy), so it may outlive this wait.
-                var running = invoking.AsTask();
-                abandoned = running;
-                result = await running.WaitAsync(context.Token);
-                abandoned = null;
+                var context = new HandlerContext
+                {
+                    Connection = connection,
+                    Message = argument,
+                    Token = deadline.TokenOr(cancellationToken),
+                    Services = _handler.NeedsScope ? scope.ServiceProvider : null,
+                };
+                var invoking = _handler.Invoke(context);
+                if (deadline.IsActive && !invoking.IsCompleted)
+                {
+                    // The handler does not own the pooled payload (it got a copy), so it may outlive this wait.
+                    var running = invoking.AsTask();
+                    abandoned = running;
+                    result = await running.WaitAsync(context.Token);
+                    abandoned = null;
+                }
+                else
+                {
+                    result = await invoking;
+                }
             }
-            else
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                result = await invoking;
+                return; // the connection ended while the handler ran
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return; // the connection ended while the handler ran
-        }
-        catch (OperationCanceledException) when (deadline.HasExpired(cancellationToken))
-        {
-            // The handler is canceled; the connection stops waiting for it and goes on with its next message.
-            connection.Metrics.HandlerTimedOut(connection.Namespace);
-            LimitsLog.MessageHandlerTimedOut(_logger, connection.HandlerTimeout, connection.Id);
-            await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerTimeout, $"The handler did not finish within {connection.HandlerTimeout}; it was canceled."), cancellationToken);
-            return;
-        }
-        catch (Exception ex)
-        {
-            Log.HandlerFailed(_logger, connection.Id, ex);
-            var text = _options.EnableDetailedErrors
-                ? $"An error occurred while handling the message: {ex.GetType().Name}: {ex.Message}"
-                : "An error occurred while handling the message.";
-            await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerFailed, text), cancellationToken);
-            return;
+            catch (OperationCanceledException) when (deadline.HasExpired(cancellationToken))
+            {
+                // The handler is canceled; the connection stops waiting for it and goes on with its next message.
+                telemetry.Fail(ErrorNotice.HandlerTimeout, "The handler did not finish within the handler timeout.");
+                connection.Metrics.HandlerTimedOut(connection.Namespace);
+                LimitsLog.MessageHandlerTimedOut(_logger, connection.HandlerTimeout, connection.Id);
+                await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerTimeout, $"The handler did not finish within {connection.HandlerTimeout}; it was canceled."), cancellationToken);
+                return;
+            }
+            catch (SocketRequestException ex) when (ex.Code == ErrorNotice.ConnectionClosed && !connection.IsOpen)
+            {
+                // The client went away while the handler awaited its reply: not the application's error.
+                telemetry.Fail(ex.Code, ex.Message);
+                Log.HandlerEndedByClose(_logger, connection.Id);
+                return;
+            }
+            catch (Exception ex)
+            {
+                telemetry.Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex);
+                Log.HandlerFailed(_logger, connection.Id, ex);
+                var text = _options.EnableDetailedErrors
+                    ? $"An error occurred while handling the message: {ex.GetType().Name}: {ex.Message}"
+                    : "An error occurred while handling the message.";
+                await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerFailed, text), cancellationToken);
+                return;
+            }
+            finally
+            {
+                if (abandoned is { IsCompleted: false })
+                {
+                    // Its services are disposed when it ends, not under it.
+                    _ = FinishAbandonedAsync(abandoned, connection.Id, _handler.NeedsScope ? scope : null);
+                }
+                else
+                {
+                    _ = abandoned?.Exception; // it timed out as it failed: observed here
+                    if (_handler.NeedsScope)
+                    {
+                        await DisposeScopeAsync(scope, connection.Id);
+                    }
+                }
+            }
+
+            if (result is not null)
+            {
+                SocketMessage reply;
+                try
+                {
+                    reply = MessageFactory.CreateFromObject(result, _handler.ResultType, _options.JsonSerializerOptions);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // For example a result that cannot be serialized: report it like a failing handler.
+                    telemetry.Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex);
+                    Log.HandlerFailed(_logger, connection.Id, ex);
+                    await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerFailed, "The handler's result could not be sent."), cancellationToken);
+                    return;
+                }
+
+                await connection.SendAsync(reply, cancellationToken);
+            }
         }
         finally
         {
-            if (abandoned is { IsCompleted: false })
-            {
-                // Its services are disposed when it ends, not under it.
-                _ = FinishAbandonedAsync(abandoned, connection.Id, _handler.NeedsScope ? scope : null);
-            }
-            else
-            {
-                _ = abandoned?.Exception; // it timed out as it failed: observed here
-                if (_handler.NeedsScope)
-                {
-                    await DisposeScopeAsync(scope, connection.Id);
-                }
-            }
-        }
-
-        if (result is not null)
-        {
-            SocketMessage reply;
-            try
-            {
-                reply = MessageFactory.CreateFromObject(result, _handler.ResultType, _options.JsonSerializerOptions);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // For example a result that cannot be serialized: report it like a failing handler.
-                Log.HandlerFailed(_logger, connection.Id, ex);
-                await connection.SendAsync(EventMessage.ErrorNotice(ErrorNotice.HandlerFailed, "The handler's result could not be sent."), cancellationToken);
-                return;
-            }
-
-            await connection.SendAsync(reply, cancellationToken);
+            telemetry.Stop();
         }
     }
 

@@ -12,7 +12,11 @@ internal sealed record EventRegistration(
     string Name,
     BoundHandler Handler,
     Func<IServiceProvider, ISocketConnection, object>? CreateTarget = null,
-    Microsoft.AspNetCore.Authorization.IAuthorizeData[]? Authorization = null);
+    Microsoft.AspNetCore.Authorization.IAuthorizeData[]? Authorization = null)
+{
+    /// <summary>The display name of its spans, <c>{namespace}/{event}</c>; set by the dispatcher on first use.</summary>
+    public string? SpanName { get; set; }
+}
 
 /// <summary>A namespace at run time: its hooks, its events and its live connections.</summary>
 internal sealed class NamespaceState
@@ -52,6 +56,12 @@ internal sealed class NamespaceState
     }
 
     public string Name { get; }
+
+    /// <summary>The display name of the spans of raw handlers serving this namespace.</summary>
+    public string MessageSpanName => field ??= Name + "/(message)";
+
+    /// <summary>The display name of the spans of binary frames handled by this namespace's binary handler.</summary>
+    public string BinarySpanName => field ??= Name + "/(binary)";
 
     private EventRegistration Register(string eventName, Delegate handler, IServiceProvider services)
     {

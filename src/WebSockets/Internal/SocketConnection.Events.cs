@@ -67,6 +67,7 @@ internal sealed partial class SocketConnection
         }
         catch (TimeoutException)
         {
+            _registry.Metrics.RequestTimedOut(Namespace);
             throw new TimeoutException($"Connection {Id} did not reply to request '{eventName}' (id {id}) within {wait}.");
         }
         finally
@@ -251,6 +252,7 @@ internal sealed partial class SocketConnection
             if (buffer.TakeFinal() is { } message)
             {
                 await socket.SendAsync(message.Data, message.MessageType, WebSocketMessageFlags.EndOfMessage, cancellationToken);
+                _registry.Metrics.MessageSent(Namespace, message.Data.Length);
             }
         }
     }

@@ -82,6 +82,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         SubProtocol = subProtocol;
         _rateLimiter = CreateRateLimiter(endpoint);
         _requestAborted = httpContext.RequestAborted;
+        UpgradeActivityContext = System.Diagnostics.Activity.Current?.Context ?? default;
 
         var mode = registry.Options.SendQueueFullMode;
         var channelOptions = new BoundedChannelOptions(registry.Options.SendQueueCapacity)
@@ -121,6 +122,9 @@ internal sealed partial class SocketConnection : ISocketConnection
     public string? CloseStatusDescription => _closeStatusDescription;
 
     internal NamespaceState NamespaceState => _namespace;
+
+    /// <summary>The span of the upgrade request, if one was recorded: handled messages' spans link to it.</summary>
+    internal System.Diagnostics.ActivityContext UpgradeActivityContext { get; }
 
     /// <summary>Completes when the connection has ended and its disconnect hooks have run.</summary>
     internal Task Completion => _completed.Task;
@@ -238,7 +242,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         if (!sending.IsCompleted)
         {
             // The socket pushes back: let the send finish in the background, as the write pump would have.
-            _ = CompleteInlineSendAsync(sending);
+            _ = CompleteInlineSendAsync(sending, message.Data.Length);
             return true;
         }
 
@@ -252,11 +256,12 @@ internal sealed partial class SocketConnection : ISocketConnection
             return true;
         }
 
+        _registry.Metrics.MessageSent(Namespace, message.Data.Length);
         ReleaseInlineWriter();
         return true;
     }
 
-    private async Task CompleteInlineSendAsync(ValueTask sending)
+    private async Task CompleteInlineSendAsync(ValueTask sending, int length)
     {
         try
         {
@@ -268,6 +273,7 @@ internal sealed partial class SocketConnection : ISocketConnection
             return;
         }
 
+        _registry.Metrics.MessageSent(Namespace, length);
         ReleaseInlineWriter();
     }
 
@@ -516,6 +522,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         var reader = _queue.Reader;
         var token = _closedCts.Token;
         var discarded = 0;
+        var metrics = _registry.Metrics;
         try
         {
             // The pump holds the writer lease (it starts with it) while it sends, and lends it out only while it
@@ -532,6 +539,7 @@ internal sealed partial class SocketConnection : ISocketConnection
                     }
 
                     await socket.SendAsync(message.Data, message.MessageType, WebSocketMessageFlags.EndOfMessage, token);
+                    metrics.MessageSent(Namespace, message.Data.Length);
                 }
 
                 Volatile.Write(ref _writer, WriterNone);
@@ -670,6 +678,7 @@ internal sealed partial class SocketConnection : ISocketConnection
                     }
 
                     Volatile.Write(ref _lastReceivedTimestamp, _timeProvider.GetTimestamp());
+                    _registry.Metrics.MessageReceived(Namespace, count);
 
                     // While the handler runs synchronously on this thread, its replies to this connection may be sent
                     // inline (see TrySendInline).

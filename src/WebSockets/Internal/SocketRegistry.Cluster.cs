@@ -323,7 +323,7 @@ internal sealed partial class SocketRegistry
 
         if (Publishes(target) && RemotePart(target) is { } remote)
         {
-            pending = Queue(Publish(ClusterMessage.Send(remote, message), cancellationToken), pending);
+            pending = Queue(Publish(ClusterMessage.Send(remote, message, ClusterMessage.Trailer.Capture(TimeProvider)), cancellationToken), pending);
         }
 
         return pending is null ? default : new ValueTask(Task.WhenAll(pending));
@@ -355,7 +355,7 @@ internal sealed partial class SocketRegistry
                 item ??= EventMessage.Data(data, options);
             }
 
-            pending = Queue(Publish(ClusterMessage.Emit(remote, eventName, frame.Value, item), cancellationToken), pending);
+            pending = Queue(Publish(ClusterMessage.Emit(remote, eventName, frame.Value, item, ClusterMessage.Trailer.Capture(TimeProvider)), cancellationToken), pending);
         }
 
         return pending is null ? default : new ValueTask(Task.WhenAll(pending));
@@ -374,7 +374,7 @@ internal sealed partial class SocketRegistry
         }
 
         return Publishes(target) && RemotePart(target) is { } remote
-            ? Publish(ClusterMessage.Disconnect(remote, status, description), CancellationToken.None)
+            ? Publish(ClusterMessage.Disconnect(remote, status, description, ClusterMessage.Trailer.Capture(TimeProvider)), CancellationToken.None)
             : default;
     }
 
@@ -418,20 +418,29 @@ internal sealed partial class SocketRegistry
             return default;
         }
 
+        if (message.SentAtTicks != 0 && Metrics.BackplaneLagEnabled)
+        {
+            Metrics.BackplaneLag(TimeSpan.FromTicks(TimeProvider.GetUtcNow().UtcTicks - message.SentAtTicks));
+        }
+
+        using var span = SocketTelemetry.StartDeliver(message);
         var target = message.Target;
+        var recipients = 0;
         switch (message.Operation)
         {
             case ClusterMessage.Operation.Send:
                 foreach (var connection in LocalTargets(target))
                 {
+                    recipients++;
                     Forget(connection.SendAsync(message.Message, CancellationToken.None));
                 }
 
-                return default;
+                break;
             case ClusterMessage.Operation.Emit:
                 var item = message.BatchItem.IsEmpty ? null : message.BatchItem.ToArray();
                 foreach (var connection in LocalTargets(target))
                 {
+                    recipients++;
                     if (item is not null && connection.NamespaceState.Batches.TryGetValue(message.EventName!, out var batch))
                     {
                         connection.AddToBatch(message.EventName!, batch, item);
@@ -442,10 +451,13 @@ internal sealed partial class SocketRegistry
                     }
                 }
 
-                return default;
+                break;
             default:
                 return DisconnectAsync(target, message.CloseStatus, message.CloseDescription);
         }
+
+        span.Span?.SetTag(SocketTelemetry.RecipientsTag, recipients);
+        return default;
     }
 
     /// <summary>Lets a send that waits for queue room finish on its own; it never faults (a close discards it).</summary>

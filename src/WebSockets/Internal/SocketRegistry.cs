@@ -21,6 +21,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     private readonly ILogger _logger;
     private int _count;
     private volatile bool _stopping;
+    private volatile bool _started;
 
     public SocketRegistry(
         IOptions<SocketRegistryOptions> options,
@@ -60,6 +61,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         _namespaces = new ConcurrentDictionary<string, NamespaceState>(
             builders.Select(b => KeyValuePair.Create(b.Key, new NamespaceState(b.Value, services))), StringComparer.Ordinal);
         _batchedEvents = builders.Values.SelectMany(static b => b.Batches.Keys).ToFrozenSet(StringComparer.Ordinal);
+        metrics.ObserveQueuedMessages(ObserveQueuedMessages);
     }
 
     public SocketRegistryOptions Options { get; }
@@ -77,6 +79,11 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     public ILogger ConnectionLogger { get; }
 
     public bool IsStopping => _stopping;
+
+    /// <summary>Whether the host has started (the backplane is started and the server takes connections).</summary>
+    public bool IsStarted => _started;
+
+    internal void MarkStarted() => _started = true;
 
     public int Count => Volatile.Read(ref _count);
 
@@ -203,6 +210,24 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         return found;
     }
 
+    /// <summary>The messages waiting in send queues, per namespace: read when the meter is collected, never per message.</summary>
+    private IEnumerable<System.Diagnostics.Metrics.Measurement<long>> ObserveQueuedMessages()
+    {
+        var measurements = new List<System.Diagnostics.Metrics.Measurement<long>>(_namespaces.Count);
+        foreach (var (name, ns) in _namespaces)
+        {
+            long queued = 0;
+            foreach (var (_, connection) in ns.Connections)
+            {
+                queued += connection.QueuedMessages;
+            }
+
+            measurements.Add(new(queued, new KeyValuePair<string, object?>(SocketMetrics.NamespaceTag, name)));
+        }
+
+        return measurements;
+    }
+
     // ---- Connection lifecycle -------------------------------------------------------------------------------
 
     /// <summary>Claims the connection's ID. Fails when a connection (live or still being accepted) has it.</summary>
@@ -306,6 +331,11 @@ internal sealed partial class SocketRegistry : ISocketRegistry
                 if (handshakeToken.IsCancellationRequested)
                 {
                     Log.ConnectedHookTimedOut(_logger, connection.Id, connection.Namespace, ex);
+                }
+                else if (ex is OperationCanceledException && connection.ConnectionClosed.IsCancellationRequested)
+                {
+                    // The connection ended (aborted, or the client went away) while the hook ran: not the hook's fault.
+                    Log.ConnectedHookCanceled(_logger, connection.Id, connection.Namespace);
                 }
                 else
                 {

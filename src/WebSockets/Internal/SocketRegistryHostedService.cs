@@ -14,7 +14,11 @@ internal sealed class SocketRegistryHostedService(SocketRegistry registry) : IHo
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken)
+    {
+        registry.MarkStarted();
+        return Task.CompletedTask;
+    }
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
