@@ -273,7 +273,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
                 if (abandoned is { IsCompleted: false })
                 {
                     // Its services are disposed when it ends, not under it.
-                    _ = FinishAbandonedAsync(abandoned, connection.Id, handler.NeedsScope ? scope : null, context.Target);
+                    _ = AbandonedHandler.FinishAsync(abandoned, connection.Id, handler.NeedsScope ? scope : null, context.Target, _logger);
                 }
                 else
                 {
@@ -325,39 +325,6 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
     {
         connection.Metrics.HandlerTimedOut(_namespace.Name);
         LimitsLog.HandlerTimedOut(_logger, eventName, connection.HandlerTimeout, connection.Id);
-    }
-
-    /// <summary>
-    /// Waits, off the invocation chain, for a handler that outlived its timeout: observes its failure, then disposes its
-    /// controller and scope.
-    /// </summary>
-    private async Task FinishAbandonedAsync(Task<object?> running, string connectionId, AsyncServiceScope? scope, object? target)
-    {
-        try
-        {
-            await running;
-        }
-        catch (OperationCanceledException)
-        {
-            // It honored its token, late.
-        }
-        catch (Exception ex)
-        {
-            LimitsLog.AbandonedHandlerFailed(_logger, connectionId, ex);
-        }
-
-        if (scope is { } owned)
-        {
-            try
-            {
-                await ControllerBinder.DisposeAsync(target);
-                await owned.DisposeAsync();
-            }
-            catch (Exception ex)
-            {
-                LimitsLog.AbandonedHandlerFailed(_logger, connectionId, ex);
-            }
-        }
     }
 
     /// <summary>

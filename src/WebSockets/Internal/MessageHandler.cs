@@ -163,7 +163,7 @@ internal sealed partial class MessageHandler : IMessageDispatcher
                 if (abandoned is { IsCompleted: false })
                 {
                     // Its services are disposed when it ends, not under it.
-                    _ = FinishAbandonedAsync(abandoned, connection.Id, _handler.NeedsScope ? scope : null);
+                    _ = AbandonedHandler.FinishAsync(abandoned, connection.Id, _handler.NeedsScope ? scope : null, target: null, _logger);
                 }
                 else
                 {
@@ -197,28 +197,6 @@ internal sealed partial class MessageHandler : IMessageDispatcher
         finally
         {
             telemetry.Stop();
-        }
-    }
-
-    /// <summary>Waits, off the read pump, for a handler that outlived its timeout: observes its failure, then disposes its scope.</summary>
-    private async Task FinishAbandonedAsync(Task<object?> running, string connectionId, AsyncServiceScope? scope)
-    {
-        try
-        {
-            await running;
-        }
-        catch (OperationCanceledException)
-        {
-            // It honored its token, late.
-        }
-        catch (Exception ex)
-        {
-            LimitsLog.AbandonedHandlerFailed(_logger, connectionId, ex);
-        }
-
-        if (scope is { } owned)
-        {
-            await DisposeScopeAsync(owned, connectionId);
         }
     }
 
