@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Net.WebSockets;
-using System.Text;
 using WebSockets.Packaging.Tests.Infrastructure;
 
 namespace WebSockets.Packaging.Tests;
@@ -15,7 +10,6 @@ namespace WebSockets.Packaging.Tests;
 public sealed class ConsumerAppTests(PackageFeed feed)
 {
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(3);
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan MessageTimeout = TimeSpan.FromSeconds(15);
 
     [Fact]
@@ -32,66 +26,11 @@ public sealed class ConsumerAppTests(PackageFeed feed)
             Assert.Contains($"\"{id}/{feed.Version}\"", assets, StringComparison.Ordinal); // from the local feed, this run's version
         }
 
-        var port = FreePort();
-        using var process = new Process
-        {
-            StartInfo = Command.CreateStartInfo("dotnet", [app.Combine("bin", "Release", "net10.0", "Consumer.dll"), "--urls", $"http://127.0.0.1:{port}"], app.Path),
-        };
-        var output = new StringBuilder();
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnLine(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
-
-            if (line.Contains("Now listening on", StringComparison.Ordinal))
-            {
-                listening.TrySetResult();
-            }
-        }
-
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        Command.Start(process, "dotnet Consumer.dll");
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            var exited = process.WaitForExitAsync();
-            if (await Task.WhenAny(listening.Task, exited, Task.Delay(StartTimeout)) != listening.Task)
-            {
-                Assert.Fail($"The app did not start listening within {StartTimeout}. Its output:\n{Output()}");
-            }
-
-            using var timeout = new CancellationTokenSource(MessageTimeout);
-            Assert.Equal("hello over the packages", await RoundTripAsync(port, "/ws/echo", "hello over the packages", timeout.Token));
-            Assert.Equal("""{"reply":1,"data":"HI"}""", await RoundTripAsync(port, "/ws/chat", """{"event":"shout","data":"hi","id":1}""", timeout.Token));
-            Assert.Contains("packages: WebSockets WebSockets.Redis WebSockets.Client", Output(), StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            await process.WaitForExitAsync();
-        }
-
-        string Output()
-        {
-            lock (output)
-            {
-                return output.ToString();
-            }
-        }
+        await using var running = await AppProcess.StartAsync(app.Combine("bin", "Release", "net10.0", "Consumer.dll"), app.Path);
+        using var timeout = new CancellationTokenSource(MessageTimeout);
+        Assert.Equal("hello over the packages", await running.RoundTripAsync("/ws/echo", "hello over the packages", timeout.Token));
+        Assert.Equal("""{"reply":1,"data":"HI"}""", await running.RoundTripAsync("/ws/chat", """{"event":"shout","data":"hi","id":1}""", timeout.Token));
+        Assert.Contains("packages: WebSockets WebSockets.Redis WebSockets.Client", running.Output, StringComparison.Ordinal);
     }
 
     private void WriteApp(TempDirectory app)
@@ -140,31 +79,5 @@ public sealed class ConsumerAppTests(PackageFeed feed)
             Console.WriteLine($"packages: {typeof(ISocketRegistry).Assembly.GetName().Name} {typeof(RedisBackplaneOptions).Assembly.GetName().Name} {typeof(SocketClient).Assembly.GetName().Name}");
             app.Run();
             """);
-    }
-
-    private static async Task<string> RoundTripAsync(int port, string path, string text, CancellationToken cancellationToken)
-    {
-        using var socket = new ClientWebSocket();
-        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{port}{path}"), cancellationToken);
-        await socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
-        var buffer = new byte[4096];
-        var received = new MemoryStream();
-        ValueWebSocketReceiveResult result;
-        do
-        {
-            result = await socket.ReceiveAsync(buffer.AsMemory(), cancellationToken);
-            received.Write(buffer, 0, result.Count);
-        }
-        while (!result.EndOfMessage);
-
-        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", cancellationToken);
-        return Encoding.UTF8.GetString(received.ToArray());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
