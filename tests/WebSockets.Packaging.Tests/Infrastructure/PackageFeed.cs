@@ -55,6 +55,13 @@ public sealed class PackageFeed : IAsyncLifetime
                 {
                     System.IO.Directory.Delete(cached, recursive: true);
                 }
+
+                // The id's folder too, unless another version (another run's) is in it.
+                var idFolder = Path.GetDirectoryName(cached)!;
+                if (System.IO.Directory.Exists(idFolder) && !System.IO.Directory.EnumerateFileSystemEntries(idFolder).Any())
+                {
+                    System.IO.Directory.Delete(idFolder);
+                }
             }
             catch (IOException)
             {
