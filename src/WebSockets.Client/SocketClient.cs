@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -401,7 +402,7 @@ public sealed partial class SocketClient : IAsyncDisposable
     public ValueTask SendJsonAsync<T>(T value, SocketClientSendOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return Send(WebSocketMessageType.Text, JsonSerializer.SerializeToUtf8Bytes(value, _json), options);
+        return Send(WebSocketMessageType.Text, JsonSerializer.SerializeToUtf8Bytes(value, (JsonTypeInfo<T>)_json.GetTypeInfo(typeof(T))), options);
     }
 
     private ValueTask Send(WebSocketMessageType type, byte[] payload, SocketClientSendOptions? options)

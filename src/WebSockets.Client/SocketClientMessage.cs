@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace WebSockets.Client;
 
@@ -27,6 +28,11 @@ public readonly struct SocketClientMessage
 
     /// <summary>Deserializes the payload as JSON.</summary>
     /// <typeparam name="T">The type to deserialize.</typeparam>
-    /// <param name="options">The serializer options; <see langword="null"/> uses <see cref="JsonSerializerOptions.Web"/>.</param>
-    public T? GetJson<T>(JsonSerializerOptions? options = null) => JsonSerializer.Deserialize<T>(Data.Span, options ?? JsonSerializerOptions.Web);
+    /// <param name="options">
+    /// The serializer options, whose resolver must know <typeparamref name="T"/>. <see langword="null"/> uses the web
+    /// defaults (as <see cref="JsonSerializerOptions.Web"/>), which deserialize by reflection and so need reflection-based
+    /// serialization enabled: in trimmed and Native AOT apps, pass options with a <c>JsonSerializerContext</c>.
+    /// </param>
+    public T? GetJson<T>(JsonSerializerOptions? options = null)
+        => JsonSerializer.Deserialize(Data.Span, (JsonTypeInfo<T>)(options ?? Internal.JsonDefaults.Web).GetTypeInfo(typeof(T)));
 }

@@ -121,8 +121,14 @@ public sealed class SocketClientOptions
     /// </summary>
     public Action<ClientWebSocketOptions>? ConfigureWebSocket { get; set; }
 
-    /// <summary>Gets or sets the JSON options for events, requests, replies and JSON sends. The default is <see cref="JsonSerializerOptions.Web"/> (camelCase).</summary>
-    public JsonSerializerOptions JsonSerializerOptions { get; set; } = JsonSerializerOptions.Web;
+    /// <summary>
+    /// Gets or sets the JSON options for events, requests, replies and JSON sends. Their resolver must know every type sent
+    /// or received: in trimmed and Native AOT apps, set options whose <see cref="JsonSerializerOptions.TypeInfoResolverChain"/>
+    /// holds a <c>JsonSerializerContext</c>. The default is read-only, with the web defaults (camelCase, like
+    /// <see cref="JsonSerializerOptions.Web"/>) and the reflection-based resolver where reflection-based serialization is
+    /// enabled (not in trimmed or Native AOT apps).
+    /// </summary>
+    public JsonSerializerOptions JsonSerializerOptions { get; set; } = Internal.JsonDefaults.Web;
 
     /// <summary>Gets or sets the clock for back-off delays, expiry and timeouts. The default is <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

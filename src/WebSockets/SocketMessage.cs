@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace WebSockets;
 
@@ -55,9 +56,13 @@ public readonly struct SocketMessage : IEquatable<SocketMessage>
     /// <summary>Creates a text message holding <paramref name="value"/> serialized as JSON, once.</summary>
     /// <typeparam name="T">The type to serialize.</typeparam>
     /// <param name="value">The value to serialize.</param>
-    /// <param name="options">The serializer options. <see langword="null"/> uses <see cref="JsonSerializerOptions.Web"/>.</param>
+    /// <param name="options">
+    /// The serializer options, whose resolver must know <typeparamref name="T"/>. <see langword="null"/> uses the web
+    /// defaults (as <see cref="JsonSerializerOptions.Web"/>), which serialize by reflection and so need reflection-based
+    /// serialization enabled: in trimmed and Native AOT apps, pass options with a <c>JsonSerializerContext</c>.
+    /// </param>
     public static SocketMessage Json<T>(T value, JsonSerializerOptions? options = null)
-        => new(WebSocketMessageType.Text, JsonSerializer.SerializeToUtf8Bytes(value, options ?? JsonSerializerOptions.Web));
+        => new(WebSocketMessageType.Text, JsonSerializer.SerializeToUtf8Bytes(value, (JsonTypeInfo<T>)(options ?? Internal.JsonDefaults.Web).GetTypeInfo(typeof(T))));
 
     /// <summary>Decodes the payload as UTF-8.</summary>
     /// <returns>The payload as a string.</returns>

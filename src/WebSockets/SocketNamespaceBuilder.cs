@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using WebSockets.Internal;
+
 namespace WebSockets;
 
 /// <summary>
@@ -26,9 +29,9 @@ public sealed class SocketNamespaceBuilder
 
     internal List<Func<ISocketConnection, SocketEventError, CancellationToken, Task>> ErrorHooks { get; } = [];
 
-    internal Dictionary<string, Delegate> Events { get; } = new(StringComparer.Ordinal);
+    internal Dictionary<string, HandlerSource> Events { get; } = new(StringComparer.Ordinal);
 
-    internal Delegate? BinaryHandler { get; private set; }
+    internal HandlerSource? BinaryHandler { get; private set; }
 
     internal Dictionary<string, (TimeSpan Interval, int MaxItems)> Batches { get; } = new(StringComparer.Ordinal);
 
@@ -43,10 +46,56 @@ public sealed class SocketNamespaceBuilder
     /// <param name="handler">The handler.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The event already has a handler in this namespace.</exception>
+    /// <remarks>
+    /// The handler's parameters are bound by reflection and a call to it is compiled when the app starts, so this overload
+    /// is not trim- or Native AOT-safe; the typed overloads <see cref="On{TData}"/> and <see cref="On{TData, TReply}"/> are.
+    /// </remarks>
+    [RequiresUnreferencedCode(HandlerBinder.RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(HandlerBinder.RequiresDynamicCodeMessage)]
     public SocketNamespaceBuilder On(string eventName, Delegate handler)
     {
-        ValidateEventName(eventName);
         ArgumentNullException.ThrowIfNull(handler);
+        return Add(eventName, new HandlerSource(handler, (services, source) =>
+            HandlerBinder.Bind(handler.Method, handler.Target, null, services, rawMessages: false, source)));
+    }
+
+    /// <summary>Handles an event whose data binds to <typeparamref name="TData"/>.</summary>
+    /// <typeparam name="TData">The type the event's data is deserialized to.</typeparam>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="handler">The handler.</param>
+    /// <returns>This builder.</returns>
+    /// <remarks>
+    /// Trim- and Native AOT-safe: no reflection binds the handler. <typeparamref name="TData"/> is deserialized with
+    /// <see cref="SocketRegistryOptions.JsonSerializerOptions"/>, whose resolver must know it (in Native AOT apps, through a
+    /// <c>JsonSerializerContext</c>). JSON <c>null</c> reaches the handler only if <typeparamref name="TData"/> is a nullable
+    /// value type or the lambda's parameter is annotated nullable.
+    /// </remarks>
+    public SocketNamespaceBuilder On<TData>(string eventName, Func<ISocketConnection, TData, CancellationToken, Task> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Add(eventName, new HandlerSource(handler, (_, _) => TypedHandler.Create(handler)));
+    }
+
+    /// <summary>Handles a request whose data binds to <typeparamref name="TData"/> and whose reply is a <typeparamref name="TReply"/>.</summary>
+    /// <typeparam name="TData">The type the request's data is deserialized to.</typeparam>
+    /// <typeparam name="TReply">The type of the reply's data.</typeparam>
+    /// <param name="eventName">The event name.</param>
+    /// <param name="handler">The handler.</param>
+    /// <returns>This builder.</returns>
+    /// <remarks>
+    /// Trim- and Native AOT-safe: no reflection binds the handler. <typeparamref name="TData"/> and
+    /// <typeparamref name="TReply"/> are serialized with <see cref="SocketRegistryOptions.JsonSerializerOptions"/>, whose
+    /// resolver must know them (in Native AOT apps, through a <c>JsonSerializerContext</c>).
+    /// </remarks>
+    public SocketNamespaceBuilder On<TData, TReply>(string eventName, Func<ISocketConnection, TData, CancellationToken, Task<TReply>> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Add(eventName, new HandlerSource(handler, (_, _) => TypedHandler.Create(handler)));
+    }
+
+    private SocketNamespaceBuilder Add(string eventName, HandlerSource handler)
+    {
+        ValidateEventName(eventName);
         if (!Events.TryAdd(eventName, handler))
         {
             throw new InvalidOperationException($"Event '{eventName}' of namespace '{Name}' already has a handler; an event has exactly one.");
@@ -55,23 +104,6 @@ public sealed class SocketNamespaceBuilder
         return this;
     }
 
-    /// <summary>Handles an event whose data binds to <typeparamref name="TData"/>.</summary>
-    /// <typeparam name="TData">The type the event's data is deserialized to.</typeparam>
-    /// <param name="eventName">The event name.</param>
-    /// <param name="handler">The handler.</param>
-    /// <returns>This builder.</returns>
-    public SocketNamespaceBuilder On<TData>(string eventName, Func<ISocketConnection, TData, CancellationToken, Task> handler)
-        => On(eventName, (Delegate)handler);
-
-    /// <summary>Handles a request whose data binds to <typeparamref name="TData"/> and whose reply is a <typeparamref name="TReply"/>.</summary>
-    /// <typeparam name="TData">The type the request's data is deserialized to.</typeparam>
-    /// <typeparam name="TReply">The type of the reply's data.</typeparam>
-    /// <param name="eventName">The event name.</param>
-    /// <param name="handler">The handler.</param>
-    /// <returns>This builder.</returns>
-    public SocketNamespaceBuilder On<TData, TReply>(string eventName, Func<ISocketConnection, TData, CancellationToken, Task<TReply>> handler)
-        => On(eventName, (Delegate)handler);
-
     /// <summary>
     /// Handles binary frames, which otherwise get a <c>binary_not_supported</c> error notice. The handler binds like a
     /// message handler of <c>MapWebSocketEndpoint</c>: <see cref="byte"/>[], <see cref="ReadOnlyMemory{T}"/> or
@@ -79,10 +111,14 @@ public sealed class SocketNamespaceBuilder
     /// </summary>
     /// <param name="handler">The handler.</param>
     /// <returns>This builder.</returns>
+    /// <remarks>The handler's parameters are bound by reflection, so this method is not trim- or Native AOT-safe.</remarks>
+    [RequiresUnreferencedCode(HandlerBinder.RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(HandlerBinder.RequiresDynamicCodeMessage)]
     public SocketNamespaceBuilder OnBinary(Delegate handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        BinaryHandler = handler;
+        BinaryHandler = new HandlerSource(handler, (services, source) =>
+            HandlerBinder.Bind(handler.Method, handler.Target, null, services, rawMessages: true, source));
         return this;
     }
 

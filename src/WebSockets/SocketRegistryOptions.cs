@@ -109,8 +109,11 @@ public sealed class SocketRegistryOptions
 
     /// <summary>
     /// Gets or sets the serializer options for event data, JSON messages, replies and broadcasts. To use source
-    /// generation, set <see cref="JsonSerializerOptions.TypeInfoResolver"/> to a <c>JsonSerializerContext</c>.
-    /// The default is a copy of <see cref="JsonSerializerOptions.Web"/> (camelCase, case-insensitive reads).
+    /// generation, add a <c>JsonSerializerContext</c> to <see cref="JsonSerializerOptions.TypeInfoResolverChain"/>; trimmed
+    /// and Native AOT apps must, for every type they send or receive.
+    /// The default has the web defaults (camelCase, case-insensitive reads, like <see cref="JsonSerializerOptions.Web"/>),
+    /// with the reflection-based resolver where reflection-based serialization is enabled, and no resolver in trimmed and
+    /// Native AOT apps (where the <c>JsonSerializerIsReflectionEnabledByDefault</c> switch is off).
     /// </summary>
-    public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerOptions.Web);
+    public JsonSerializerOptions JsonSerializerOptions { get; set; } = Internal.JsonDefaults.CreateWebOptions();
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace WebSockets.Client.Internal;
 
@@ -12,5 +13,5 @@ internal sealed class EventHandlerEntry(Func<JsonElement, CancellationToken, Val
     public Type? ReplyType { get; } = replyType;
 
     public static T? Bind<T>(JsonElement data, JsonSerializerOptions options)
-        => data.ValueKind == JsonValueKind.Undefined ? default : data.Deserialize<T>(options);
+        => data.ValueKind == JsonValueKind.Undefined ? default : data.Deserialize((JsonTypeInfo<T>)options.GetTypeInfo(typeof(T)));
 }

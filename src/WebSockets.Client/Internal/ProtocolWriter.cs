@@ -14,7 +14,16 @@ internal static class ProtocolWriter
             writer.WriteStartObject();
             writer.WriteString("event", eventName);
             writer.WritePropertyName("data");
-            JsonSerializer.Serialize(writer, data, dataType, options);
+            if (data is null)
+            {
+                // No metadata needed for null, so a trimmed app's resolver need not know the declared type.
+                writer.WriteNullValue();
+            }
+            else
+            {
+                JsonSerializer.Serialize(writer, data, options.GetTypeInfo(dataType));
+            }
+
             if (id is { } requestId)
             {
                 writer.WriteNumber("id", requestId);
@@ -40,7 +49,7 @@ internal static class ProtocolWriter
             }
             else
             {
-                JsonSerializer.Serialize(writer, data, dataType, options);
+                JsonSerializer.Serialize(writer, data, options.GetTypeInfo(dataType));
             }
 
             writer.WriteEndObject();

@@ -33,10 +33,12 @@ public static class WebSocketEndpointRouteBuilderExtensions
     /// <param name="pattern">The route pattern.</param>
     /// <param name="handler">The message handler.</param>
     /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    [RequiresUnreferencedCode(HandlerBinder.RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(HandlerBinder.RequiresDynamicCodeMessage)]
     public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, Delegate handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        return Map(endpoints, pattern, handler, configure: null);
+        return Map(endpoints, pattern, (services, registry) => MessageHandler.Create(handler, services, registry), configure: null);
     }
 
     /// <summary>
@@ -48,11 +50,13 @@ public static class WebSocketEndpointRouteBuilderExtensions
     /// <param name="handler">The message handler.</param>
     /// <param name="configure">Configures the endpoint's handshake and limits.</param>
     /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    [RequiresUnreferencedCode(HandlerBinder.RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(HandlerBinder.RequiresDynamicCodeMessage)]
     public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, Delegate handler, Action<WebSocketEndpointOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentNullException.ThrowIfNull(configure);
-        return Map(endpoints, pattern, handler, configure);
+        return Map(endpoints, pattern, (services, registry) => MessageHandler.Create(handler, services, registry), configure);
     }
 
     /// <summary>
@@ -67,7 +71,7 @@ public static class WebSocketEndpointRouteBuilderExtensions
     public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, string @namespace)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(@namespace);
-        return Map(endpoints, pattern, handler: null, o => o.Namespace = @namespace);
+        return Map(endpoints, pattern, createHandler: null, o => o.Namespace = @namespace);
     }
 
     /// <summary>
@@ -82,7 +86,7 @@ public static class WebSocketEndpointRouteBuilderExtensions
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(@namespace);
         ArgumentNullException.ThrowIfNull(configure);
-        return Map(endpoints, pattern, handler: null, o =>
+        return Map(endpoints, pattern, createHandler: null, o =>
         {
             o.Namespace = @namespace;
             configure(o);
@@ -100,7 +104,7 @@ public static class WebSocketEndpointRouteBuilderExtensions
     public static IEndpointConventionBuilder MapWebSocketEndpoint(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, Action<WebSocketEndpointOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
-        return Map(endpoints, pattern, handler: null, configure);
+        return Map(endpoints, pattern, createHandler: null, configure);
     }
 
     /// <summary>
@@ -114,6 +118,12 @@ public static class WebSocketEndpointRouteBuilderExtensions
     /// <param name="pattern">The route pattern.</param>
     /// <param name="configure">Configures the endpoint's handshake and limits.</param>
     /// <returns>A builder for conventions such as <c>RequireAuthorization</c>, <c>RequireCors</c> or rate limiting.</returns>
+    /// <remarks>
+    /// Controllers are found, created and called by reflection, so this method is not trim- or Native AOT-safe: in such
+    /// apps, map a namespace endpoint and add its events with the typed <c>On&lt;TData&gt;</c> overloads.
+    /// </remarks>
+    [RequiresUnreferencedCode(ControllerBinder.RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(HandlerBinder.RequiresDynamicCodeMessage)]
     public static IEndpointConventionBuilder MapWebSocketController<TController>(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, Action<WebSocketEndpointOptions>? configure = null)
         where TController : SocketController
     {
@@ -122,7 +132,7 @@ public static class WebSocketEndpointRouteBuilderExtensions
         var namespaceName = ControllerBinder.GetNamespace(typeof(TController));
         var ns = registry.GetOrAddNamespace(namespaceName);
         ControllerBinder.Register(typeof(TController), ns, endpoints.ServiceProvider);
-        return Map(endpoints, pattern, handler: null, o =>
+        return Map(endpoints, pattern, createHandler: null, o =>
         {
             configure?.Invoke(o);
             o.Namespace = namespaceName;
@@ -140,7 +150,12 @@ public static class WebSocketEndpointRouteBuilderExtensions
         return services.GetRequiredService<SocketRegistry>();
     }
 
-    private static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints, string pattern, Delegate? handler, Action<WebSocketEndpointOptions>? configure)
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <param name="pattern">The route pattern.</param>
+    /// <param name="createHandler">Makes the raw message handler, or null for an endpoint of the event protocol.</param>
+    /// <param name="configure">Configures the endpoint's options.</param>
+    private static IEndpointConventionBuilder Map(
+        IEndpointRouteBuilder endpoints, string pattern, Func<IServiceProvider, SocketRegistry, IMessageDispatcher>? createHandler, Action<WebSocketEndpointOptions>? configure)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(pattern);
@@ -162,9 +177,9 @@ public static class WebSocketEndpointRouteBuilderExtensions
                 $"The WebSocket endpoint '{pattern}' uses namespace '{namespaceName}', which is not registered. Register it with 'builder.Services.AddSocketRegistry().AddNamespace(\"{namespaceName}\", ns => …)'.");
         }
 
-        IMessageDispatcher dispatcher = handler is null
+        var dispatcher = createHandler is null
             ? ns.Dispatcher ??= new EventDispatcher(ns, registry, services)
-            : MessageHandler.Create(handler, services, registry);
+            : createHandler(services, registry);
         var runtime = new EndpointRuntime(options, ns, dispatcher);
         var endpoint = new WebSocketEndpoint(registry, runtime, services.GetRequiredService<ILogger<WebSocketEndpoint>>());
 

@@ -8,6 +8,20 @@ internal static class ClientRooms
     public const string Forbidden = ErrorNotice.Forbidden;
     public const string TooManyRooms = "too_many_rooms";
 
+    /// <summary>The <c>$join</c> handler, bound without reflection; its data and reply use the library's own JSON metadata.</summary>
+    public static HandlerSource JoinHandler(Func<ISocketConnection, string, CancellationToken, ValueTask<bool>> authorize)
+    {
+        var handler = Join(authorize);
+        return new HandlerSource(handler, (_, _) => TypedHandler.Create(handler, SocketJsonContext.Default.RoomRequest, SocketJsonContext.Default.RoomReply));
+    }
+
+    /// <summary>The <c>$leave</c> handler, bound without reflection; its data and reply use the library's own JSON metadata.</summary>
+    public static HandlerSource LeaveHandler()
+    {
+        Func<ISocketConnection, RoomRequest?, CancellationToken, Task<RoomReply>> handler = static (connection, request, _) => Leave(connection, request);
+        return new HandlerSource(handler, (_, _) => TypedHandler.Create(handler, SocketJsonContext.Default.RoomRequest, SocketJsonContext.Default.RoomReply));
+    }
+
     public static Func<ISocketConnection, RoomRequest?, CancellationToken, Task<RoomReply>> Join(Func<ISocketConnection, string, CancellationToken, ValueTask<bool>> authorize)
         => async (connection, request, cancellationToken) =>
         {

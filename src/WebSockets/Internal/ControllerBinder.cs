@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -9,6 +10,13 @@ internal static class ControllerBinder
     public static string GetNamespace(Type controllerType)
         => controllerType.GetCustomAttribute<SocketNamespaceAttribute>()?.Name ?? SocketRegistryOptions.DefaultNamespace;
 
+    /// <summary>The message of the <see cref="RequiresUnreferencedCodeAttribute"/> on entry points that map controllers.</summary>
+    public const string RequiresUnreferencedCodeMessage =
+        "Finds the controller's methods and binds their parameters by reflection, and their data and reply types are serialized with the " +
+        "application's JsonSerializerOptions. In trimmed or Native AOT apps, map a namespace and use the typed On<TData> overloads.";
+
+    [RequiresUnreferencedCode(RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(HandlerBinder.RequiresDynamicCodeMessage)]
     public static void Register(Type controllerType, NamespaceState ns, IServiceProvider services)
     {
         if (controllerType.IsAbstract || !typeof(SocketController).IsAssignableFrom(controllerType))
@@ -121,6 +129,7 @@ internal static class ControllerBinder
             && !(typeof(IDisposable).IsAssignableFrom(declaring) && method.Name == nameof(IDisposable.Dispose) && method.GetParameters().Length == 0)
             && !(typeof(IAsyncDisposable).IsAssignableFrom(declaring) && method.Name == nameof(IAsyncDisposable.DisposeAsync) && method.GetParameters().Length == 0);
 
+    [RequiresUnreferencedCode(RequiresUnreferencedCodeMessage)]
     private static bool Overrides(Type controllerType, string methodName)
         => controllerType.GetMethod(methodName, BindingFlags.Public | BindingFlags.Instance)?.DeclaringType != typeof(SocketController);
 

@@ -288,7 +288,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
 
             if (id is { } requestId)
             {
-                await connection.SendAsync(EventMessage.Reply(requestId, result, handler.ResultType, _options.JsonSerializerOptions), cancellationToken);
+                await connection.SendAsync(EventMessage.Reply(requestId, result, handler.ResultType, _options.JsonSerializerOptions, handler.ResultTypeInfo), cancellationToken);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace WebSockets.Internal;
 
@@ -42,7 +43,7 @@ internal static class EventMessage
     }
 
     /// <summary>{"reply":id,"data":result}</summary>
-    public static SocketMessage Reply(long id, object? result, Type declaredType, JsonSerializerOptions options)
+    public static SocketMessage Reply(long id, object? result, Type declaredType, JsonSerializerOptions options, JsonTypeInfo? typeInfo = null)
     {
         var writer = Rent(out var buffer);
         writer.WriteStartObject();
@@ -54,7 +55,7 @@ internal static class EventMessage
         }
         else
         {
-            JsonSerializer.Serialize(writer, result, result.GetType() == declaredType || declaredType == typeof(void) ? result.GetType() : declaredType, options);
+            JsonSerializer.Serialize(writer, result, typeInfo ?? options.GetTypeInfo(result.GetType() == declaredType || declaredType == typeof(void) ? result.GetType() : declaredType));
         }
 
         writer.WriteEndObject();
@@ -131,11 +132,11 @@ internal static class EventMessage
         }
         else if (typeof(T) == typeof(object))
         {
-            JsonSerializer.Serialize(writer, value, value.GetType(), options);
+            JsonSerializer.Serialize(writer, value, options.GetTypeInfo(value.GetType()));
         }
         else
         {
-            JsonSerializer.Serialize(writer, value, options);
+            JsonSerializer.Serialize(writer, value, (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T)));
         }
     }
 

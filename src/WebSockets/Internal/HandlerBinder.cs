@@ -1,8 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Linq.Expressions;
 using System.Net.WebSockets;
 using System.Reflection;
 using System.Security.Claims;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.DependencyInjection;
@@ -51,13 +53,19 @@ internal sealed class BoundHandler
     /// <summary>The type of the awaited result; typeof(void) when there is none.</summary>
     public required Type ResultType { get; init; }
 
+    /// <summary>Metadata for the message parameter that replaces the application's serializer options, or null.</summary>
+    public JsonTypeInfo? MessageTypeInfo { get; init; }
+
+    /// <summary>Metadata for the result that replaces the application's serializer options, or null.</summary>
+    public JsonTypeInfo? ResultTypeInfo { get; init; }
+
     /// <summary>Deserializes JSON for the message parameter, telling malformed JSON from the wrong shape.</summary>
     public bool TryDeserialize(ReadOnlySpan<byte> json, JsonSerializerOptions options, out object? value, out string code, out string message)
     {
         var type = MessageType!;
         try
         {
-            value = type == typeof(JsonElement) ? JsonElement.Parse(json) : JsonSerializer.Deserialize(json, type, options);
+            value = type == typeof(JsonElement) ? JsonElement.Parse(json) : JsonSerializer.Deserialize(json, MessageTypeInfo ?? options.GetTypeInfo(type));
         }
         catch (JsonException ex)
         {
@@ -102,8 +110,23 @@ internal sealed class BoundHandler
 /// Matches handler parameters the way minimal APIs do: the connection, a token, the user, the session, services
 /// (registered in DI or marked [FromServices]) and one message parameter.
 /// </summary>
+/// <remarks>
+/// Reflection over the handler's parameters and a compiled expression tree: not trim- or Native AOT-safe, so every public
+/// entry point that reaches it carries <see cref="RequiresUnreferencedCodeAttribute"/> and
+/// <see cref="RequiresDynamicCodeAttribute"/>. <see cref="TypedHandler"/> is the reflection-free path.
+/// </remarks>
 internal static class HandlerBinder
 {
+    /// <summary>The message of the <see cref="RequiresUnreferencedCodeAttribute"/> on entry points that bind delegates.</summary>
+    public const string RequiresUnreferencedCodeMessage =
+        "Binds the handler's parameters by reflection, and message and reply types are serialized with the application's JsonSerializerOptions. " +
+        "In trimmed or Native AOT apps, use the typed On<TData> and On<TData, TReply> overloads and a JsonSerializerContext.";
+
+    /// <summary>The message of the <see cref="RequiresDynamicCodeAttribute"/> on entry points that bind delegates.</summary>
+    public const string RequiresDynamicCodeMessage =
+        "Compiles a call to the handler at run time (System.Linq.Expressions, MakeGenericMethod). " +
+        "In Native AOT apps, use the typed On<TData> and On<TData, TReply> overloads.";
+
     private static readonly MethodInfo s_getRequiredService = typeof(ServiceProviderServiceExtensions)
         .GetMethod(nameof(ServiceProviderServiceExtensions.GetRequiredService), [typeof(IServiceProvider), typeof(Type)])!;
 
@@ -113,6 +136,8 @@ internal static class HandlerBinder
     /// <param name="services">The application's services.</param>
     /// <param name="rawMessages">Whether string, byte[], memory and SocketMessage bind the raw frame (raw endpoints) or JSON (events).</param>
     /// <param name="description">Names the handler in error messages.</param>
+    [RequiresUnreferencedCode(RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(RequiresDynamicCodeMessage)]
     public static BoundHandler Bind(MethodInfo method, object? target, Type? targetType, IServiceProvider services, bool rawMessages, string description)
     {
         var isService = services.GetService<IServiceProviderIsService>();
@@ -209,6 +234,8 @@ internal static class HandlerBinder
         => parameter.GetCustomAttributes(inherit: true).Any(static a => a is IFromServiceMetadata);
 
     /// <summary>Wraps the call so it yields a ValueTask of the result, whatever the handler returns.</summary>
+    [RequiresUnreferencedCode(RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(RequiresDynamicCodeMessage)]
     private static (Expression Body, Type ResultType) AdaptResult(Expression call, Type returnType)
     {
         if (returnType == typeof(void))

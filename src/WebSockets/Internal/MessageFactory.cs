@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace WebSockets.Internal;
 
@@ -33,7 +34,11 @@ internal static class MessageFactory
     }
 
     /// <summary>For values whose static type says nothing, such as a handler's object result.</summary>
-    public static SocketMessage CreateFromObject(object? value, Type declaredType, JsonSerializerOptions options) => value switch
+    /// <param name="value">The value.</param>
+    /// <param name="declaredType">Its declared type, used when it is null.</param>
+    /// <param name="options">The application's serializer options.</param>
+    /// <param name="typeInfo">The metadata to serialize with instead of <paramref name="options"/>, or null.</param>
+    public static SocketMessage CreateFromObject(object? value, Type declaredType, JsonSerializerOptions options, JsonTypeInfo? typeInfo = null) => value switch
     {
         string text => SocketMessage.Text(text),
         byte[] bytes => SocketMessage.Binary(bytes),
@@ -41,6 +46,6 @@ internal static class MessageFactory
         ReadOnlyMemory<byte> memory => SocketMessage.Binary(memory.ToArray()),
         Memory<byte> memory => SocketMessage.Binary(memory.ToArray()),
         ArraySegment<byte> segment => SocketMessage.Binary(segment.ToArray()),
-        _ => new SocketMessage(WebSocketMessageType.Text, JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? declaredType, options)),
+        _ => new SocketMessage(WebSocketMessageType.Text, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo ?? options.GetTypeInfo(value?.GetType() ?? declaredType))),
     };
 }

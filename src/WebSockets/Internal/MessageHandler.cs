@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -33,6 +34,8 @@ internal sealed partial class MessageHandler : IMessageDispatcher
     /// <summary>Whether binary frames reach the handler; otherwise they get an error notice.</summary>
     public bool AcceptsBinary => _handler.Kind is MessageKind.None or MessageKind.Bytes or MessageKind.Memory or MessageKind.Message;
 
+    [RequiresUnreferencedCode(HandlerBinder.RequiresUnreferencedCodeMessage)]
+    [RequiresDynamicCode(HandlerBinder.RequiresDynamicCodeMessage)]
     public static MessageHandler Create(Delegate handler, IServiceProvider services, SocketRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -180,7 +183,7 @@ internal sealed partial class MessageHandler : IMessageDispatcher
                 SocketMessage reply;
                 try
                 {
-                    reply = MessageFactory.CreateFromObject(result, _handler.ResultType, _options.JsonSerializerOptions);
+                    reply = MessageFactory.CreateFromObject(result, _handler.ResultType, _options.JsonSerializerOptions, _handler.ResultTypeInfo);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

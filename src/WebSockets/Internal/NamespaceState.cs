@@ -18,6 +18,11 @@ internal sealed record EventRegistration(
     public string? SpanName { get; set; }
 }
 
+/// <summary>A handler as added to a namespace builder, and how to bind it when the app starts.</summary>
+/// <param name="Handler">The application's delegate; its method carries any <c>[Authorize]</c> data.</param>
+/// <param name="Bind">Binds it, given the application's services and a description for error messages.</param>
+internal sealed record HandlerSource(Delegate Handler, Func<IServiceProvider, string, BoundHandler> Bind);
+
 /// <summary>A namespace at run time: its hooks, its events and its live connections.</summary>
 internal sealed class NamespaceState
 {
@@ -34,25 +39,23 @@ internal sealed class NamespaceState
         _disconnectedHooks = [.. builder.DisconnectedHooks];
         ErrorHooks = [.. builder.ErrorHooks];
         Batches = builder.Batches.ToFrozenDictionary(StringComparer.Ordinal);
-        var events = new Dictionary<string, Delegate>(builder.Events, StringComparer.Ordinal);
+        var events = new Dictionary<string, HandlerSource>(builder.Events, StringComparer.Ordinal);
         if (builder.RoomAuthorizer is { } authorize)
         {
-            events[ClientRooms.JoinEvent] = ClientRooms.Join(authorize);
-            events[ClientRooms.LeaveEvent] = ClientRooms.Leave;
+            events[ClientRooms.JoinEvent] = ClientRooms.JoinHandler(authorize);
+            events[ClientRooms.LeaveEvent] = ClientRooms.LeaveHandler();
         }
 
-        events[TokenRefresh.Event] = TokenRefresh.Handle;
+        events[TokenRefresh.Event] = TokenRefresh.Handler();
         _events = events
             .Select(e => Register(e.Key, e.Value, services))
             .ToFrozenDictionary(static e => e.Name, StringComparer.Ordinal);
         if (builder.BinaryHandler is { } binaryHandler)
         {
-            EventAuthorization.RefuseOnRawHandler(binaryHandler, $"The binary handler of namespace '{Name}'");
+            var source = $"The binary handler of namespace '{Name}'";
+            EventAuthorization.RefuseOnRawHandler(binaryHandler.Handler, source);
+            BinaryHandler = binaryHandler.Bind(services, source);
         }
-
-        BinaryHandler = builder.BinaryHandler is { } binary
-            ? HandlerBinder.Bind(binary.Method, binary.Target, null, services, rawMessages: true, $"The binary handler of namespace '{Name}'")
-            : null;
     }
 
     public string Name { get; }
@@ -63,16 +66,16 @@ internal sealed class NamespaceState
     /// <summary>The display name of the spans of binary frames handled by this namespace's binary handler.</summary>
     public string BinarySpanName => field ??= Name + "/(binary)";
 
-    private EventRegistration Register(string eventName, Delegate handler, IServiceProvider services)
+    private EventRegistration Register(string eventName, HandlerSource handler, IServiceProvider services)
     {
         var source = $"Event '{eventName}' of namespace '{Name}'";
-        var authorization = EventAuthorization.Find(handler.Method, controllerType: null);
+        var authorization = EventAuthorization.Find(handler.Handler.Method, controllerType: null);
         if (authorization is not null)
         {
             EventAuthorization.Validate(services, authorization, source);
         }
 
-        return new EventRegistration(eventName, HandlerBinder.Bind(handler.Method, handler.Target, null, services, rawMessages: false, source), Authorization: authorization);
+        return new EventRegistration(eventName, handler.Bind(services, source), Authorization: authorization);
     }
 
     public Func<ISocketConnection, CancellationToken, Task>[] ConnectedHooks => _connectedHooks;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace WebSockets.Internal;
 
@@ -52,7 +53,8 @@ internal sealed partial class SocketConnection
 
         var options = _registry.Options.JsonSerializerOptions;
         var id = Interlocked.Increment(ref _nextRequestId);
-        var pending = new PendingReply<TReply>(options);
+        // Resolved before the request is sent, so a reply type the options can't serialize fails here, not on the reply.
+        var pending = new PendingReply<TReply>((JsonTypeInfo<TReply>)options.GetTypeInfo(typeof(TReply)));
         var replies = _pendingReplies ?? Interlocked.CompareExchange(ref _pendingReplies, new ConcurrentDictionary<long, IPendingReply>(), null) ?? _pendingReplies;
         replies[id] = pending;
         try
@@ -398,7 +400,7 @@ internal sealed partial class SocketConnection
         void Fail(Exception exception);
     }
 
-    private sealed class PendingReply<T>(JsonSerializerOptions options) : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IPendingReply
+    private sealed class PendingReply<T>(JsonTypeInfo<T> typeInfo) : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IPendingReply
     {
         public void Complete(ReadOnlySpan<byte> data, ReadOnlySpan<byte> error)
         {
@@ -410,7 +412,7 @@ internal sealed partial class SocketConnection
 
             try
             {
-                TrySetResult(data.IsEmpty ? default! : JsonSerializer.Deserialize<T>(data, options)!);
+                TrySetResult(data.IsEmpty ? default! : JsonSerializer.Deserialize(data, typeInfo)!);
             }
             catch (JsonException ex)
             {

@@ -195,7 +195,7 @@ internal sealed partial class SocketRegistry
                 {
                     try
                     {
-                        (items ??= new(StringComparer.Ordinal))[key] = JsonSerializer.SerializeToElement(value, value.GetType(), Options.JsonSerializerOptions);
+                        (items ??= new(StringComparer.Ordinal))[key] = JsonSerializer.SerializeToElement(value, Options.JsonSerializerOptions.GetTypeInfo(value.GetType()));
                     }
                     catch (Exception ex)
                     {
