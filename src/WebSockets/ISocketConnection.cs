@@ -93,7 +93,8 @@ public interface ISocketConnection
 
     /// <summary>
     /// Queues <paramref name="value"/> serialized as JSON in a text frame, using <see cref="SocketRegistryOptions.JsonSerializerOptions"/>.
-    /// A <see cref="SocketMessage"/>, <see cref="Memory{T}"/> or <see cref="ArraySegment{T}"/> of bytes is sent as it is, not as JSON.
+    /// A <see cref="SocketMessage"/> is sent as it is, and a <see cref="Memory{T}"/> or <see cref="ArraySegment{T}"/> of bytes
+    /// as one binary frame (copied), not as JSON.
     /// </summary>
     /// <typeparam name="T">The type to serialize.</typeparam>
     /// <param name="value">The value.</param>

@@ -29,7 +29,7 @@ public abstract class SocketController
         internal set => _connection = value;
     }
 
-    /// <summary>Gets the user of the connection's upgrade request.</summary>
+    /// <summary>Gets the connection's user: the user of its upgrade request, or of its latest accepted <c>$auth</c> token refresh.</summary>
     public ClaimsPrincipal User => Connection.User;
 
     /// <summary>Gets the connection's session data.</summary>

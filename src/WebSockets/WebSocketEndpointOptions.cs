@@ -146,8 +146,8 @@ public sealed class WebSocketEndpointOptions
 
     /// <summary>
     /// Gets or sets the authentication scheme that checks the token of a <c>$auth</c> token refresh, presented to it
-    /// as an <c>Authorization: Bearer</c> header. The default, <see langword="null"/>, uses the default authenticate
-    /// scheme.
+    /// as an <c>Authorization: Bearer</c> header. The default, <see langword="null"/>, uses the scheme that
+    /// authenticated the connection's upgrade request, or the default authenticate scheme when that is unknown.
     /// </summary>
     public string? TokenRefreshScheme { get; set; }
 }
