@@ -69,7 +69,7 @@ export interface SocketClientOptions {
   accessTokenFactory?: (() => string | null | undefined | PromiseLike<string | null | undefined>) | undefined;
   /** Reconnect when the connection is lost or an attempt fails. Default: `true`. */
   reconnect?: boolean | undefined;
-  /** Consecutive failed attempts after which the client gives up. Default: `Infinity`. */
+  /** Retries after which the client gives up: with `maxRetries: 2`, it stops after the third failed attempt in a row. Default: `Infinity`. */
   maxRetries?: number | undefined;
   /** The base of the backoff: the delay before the first retry. Default: 1000. */
   retryInterval?: number | undefined;
