@@ -276,6 +276,23 @@ public sealed class AdminTests
         Assert.Equal(0, monitor.GetRates().MessagesReceived);
     }
 
+    [Fact]
+    public void HealthChecks_OfTheLibraryAndOfTheBackplanesPackage_AreTheOnesRun()
+    {
+        var services = new ServiceCollection();
+        services.AddHealthChecks()
+            .AddSocketRegistry()
+            .AddRedisBackplane()
+            .AddCheck("app", () => HealthCheckResult.Healthy());
+        using var provider = services.BuildServiceProvider();
+        var registrations = provider.GetRequiredService<IOptions<HealthCheckServiceOptions>>().Value.Registrations;
+
+        string[] Selected(Type backplane) => [.. registrations.Where(r => SocketAdminEndpoints.IsLibraryCheck(r, backplane)).Select(r => r.Name).Order(StringComparer.Ordinal)];
+
+        Assert.Equal(["websockets", "websockets-redis"], Selected(typeof(global::WebSockets.Redis.Internal.RedisSocketBackplane)));
+        Assert.Equal(["websockets"], Selected(typeof(InMemorySocketBackplane)));
+    }
+
     // ---- Dashboard -----------------------------------------------------------------------------------------
 
     [Fact]

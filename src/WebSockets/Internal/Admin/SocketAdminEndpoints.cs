@@ -196,11 +196,13 @@ internal sealed partial class SocketAdminEndpoints(
     /// <c>AddRedisBackplane()</c>): their factories are declared in those assemblies. The app's other checks, which may
     /// be costly, never run from here.
     /// </summary>
-    private bool IsLibraryCheck(HealthCheckRegistration registration)
+    private bool IsLibraryCheck(HealthCheckRegistration registration) => IsLibraryCheck(registration, registry.Backplane.GetType());
+
+    internal static bool IsLibraryCheck(HealthCheckRegistration registration, Type backplaneType)
     {
         var assembly = registration.Factory.Method.DeclaringType?.Assembly;
         return assembly is not null
-            && (assembly == typeof(SocketRegistry).Assembly || assembly == registry.Backplane.GetType().Assembly);
+            && (assembly == typeof(SocketRegistry).Assembly || assembly == backplaneType.Assembly);
     }
 
     // ---- GET {pattern}/connections?namespace=&room=&search=&take= -------------------------------------------
