@@ -139,7 +139,7 @@ public static class WebSocketEndpointRouteBuilderExtensions
         });
     }
 
-    private static SocketRegistry GetRegistry(IServiceProvider services)
+    internal static SocketRegistry GetRegistry(IServiceProvider services)
     {
         if (services.GetService<SocketRegistryMarkerService>() is null)
         {

@@ -5,7 +5,7 @@ namespace WebSockets.Internal;
 
 // Event IDs are stable and never reused: registry 1-19, connection 20-49, handler 50-59, endpoint 60-79,
 // event dispatcher 80-99 (EventDispatcher.cs), limits 100-119 (LimitsLog.cs), hardening 120-139, authentication
-// 140-159, observability 160-179.
+// 140-159, observability 160-179, admin endpoint 180-189 (SocketAdminEndpoints.cs).
 
 internal sealed partial class SocketRegistry
 {

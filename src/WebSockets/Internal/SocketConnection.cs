@@ -80,6 +80,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         _query = WithoutAccessToken(httpContext.Request.Query);
         RemoteIpAddress = httpContext.Connection.RemoteIpAddress;
         SubProtocol = subProtocol;
+        ConnectedAt = _timeProvider.GetUtcNow();
         _rateLimiter = CreateRateLimiter(endpoint);
         _requestAborted = httpContext.RequestAborted;
         UpgradeActivityContext = System.Diagnostics.Activity.Current?.Context ?? default;
@@ -135,6 +136,9 @@ internal sealed partial class SocketConnection : ISocketConnection
     internal bool HoldsReceiveBuffer => Volatile.Read(ref _receiveBuffer) is not null;
 
     internal int QueuedMessages => _queue.Reader.Count;
+
+    /// <summary>When the upgrade request arrived.</summary>
+    internal DateTimeOffset ConnectedAt { get; }
 
     // ---- Sending -------------------------------------------------------------------------------------------
 

@@ -524,6 +524,27 @@ internal sealed partial class SocketRegistry
         return new ClusterResult<IReadOnlyList<string>>(remote.Value?.Rooms ?? [], remote.Value is not null || remote.IsComplete, remote.MissingServers);
     }
 
+    /// <summary>This server's members of a room, or null when it has none.</summary>
+    internal ICollection<SocketConnection>? GetLocalRoomMembers(string room)
+        => _rooms.TryGetValue(room, out var members) ? members.Values : null;
+
+    /// <summary>Finds a connection: on this server first, then through the backplane's presence.</summary>
+    internal async Task<ClusterResult<SocketMember?>> FindMemberAsync(string connectionId, CancellationToken cancellationToken)
+    {
+        if (_connections.TryGetValue(connectionId, out var connection) && connection.IsRegistered && connection.Member is { } member)
+        {
+            return new ClusterResult<SocketMember?>(member, isComplete: true);
+        }
+
+        if (!_clustered)
+        {
+            return new ClusterResult<SocketMember?>(null, isComplete: true);
+        }
+
+        var remote = await QueryAsync(static (b, id, t) => b.GetMemberAsync(id, t), connectionId, (SocketMember?)null, cancellationToken);
+        return new ClusterResult<SocketMember?>(remote.Value, remote.Value is not null || remote.IsComplete, remote.MissingServers);
+    }
+
     public async Task<ClusterResult<SocketCounts>> GetCountsAsync(CancellationToken cancellationToken = default)
     {
         var namespaces = new Dictionary<string, int>(StringComparer.Ordinal);

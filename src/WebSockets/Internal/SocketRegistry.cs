@@ -83,7 +83,17 @@ internal sealed partial class SocketRegistry : ISocketRegistry
     /// <summary>Whether the host has started (the backplane is started and the server takes connections).</summary>
     public bool IsStarted => _started;
 
-    internal void MarkStarted() => _started = true;
+    internal void MarkStarted()
+    {
+        StartedAt = TimeProvider.GetUtcNow();
+        _started = true;
+    }
+
+    /// <summary>When the host started, or null before it has.</summary>
+    internal DateTimeOffset? StartedAt { get; private set; }
+
+    /// <summary>The namespaces, with their live connections on this server.</summary>
+    internal ICollection<NamespaceState> NamespaceStates => _namespaces.Values;
 
     public int Count => Volatile.Read(ref _count);
 
