@@ -72,7 +72,7 @@ public sealed partial class SocketClient : IAsyncDisposable
         Name = options.Name ?? uri.Authority;
         _headers = [.. options.Headers];
         _subProtocols = [.. options.SubProtocols];
-        _json = options.JsonSerializerOptions;
+        _json = JsonDefaults.WithResolver(options.JsonSerializerOptions);
         _time = options.TimeProvider;
         _logger = options.LoggerFactory?.CreateLogger<SocketClient>() ?? NullLogger<SocketClient>.Instance;
         _metrics = new ClientMetrics(options.MeterFactory, Name);

@@ -62,7 +62,7 @@ public readonly struct SocketMessage : IEquatable<SocketMessage>
     /// serialization enabled: in trimmed and Native AOT apps, pass options with a <c>JsonSerializerContext</c>.
     /// </param>
     public static SocketMessage Json<T>(T value, JsonSerializerOptions? options = null)
-        => new(WebSocketMessageType.Text, JsonSerializer.SerializeToUtf8Bytes(value, (JsonTypeInfo<T>)(options ?? Internal.JsonDefaults.Web).GetTypeInfo(typeof(T))));
+        => new(WebSocketMessageType.Text, JsonSerializer.SerializeToUtf8Bytes(value, (JsonTypeInfo<T>)(options is null ? Internal.JsonDefaults.Web : Internal.JsonDefaults.WithResolver(options)).GetTypeInfo(typeof(T))));
 
     /// <summary>Decodes the payload as UTF-8.</summary>
     /// <returns>The payload as a string.</returns>

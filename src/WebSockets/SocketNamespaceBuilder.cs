@@ -124,7 +124,9 @@ public sealed class SocketNamespaceBuilder
 
     /// <summary>
     /// Adds a hook that runs when a message from a client of this namespace could not be processed: malformed JSON,
-    /// an unknown event, data that does not bind, a handler that threw. The client has already been told.
+    /// an unknown event, data that does not bind, a handler that threw. The client has already been told. Messages
+    /// refused by the rate limit (<c>rate_limited</c>) are counted, not passed to the hooks, so a flood costs no
+    /// application work per message.
     /// </summary>
     /// <param name="hook">The hook. A hook that throws is logged.</param>
     /// <returns>This builder.</returns>

@@ -75,6 +75,7 @@ public sealed class AuthenticationTests
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
         var reasons = new TaskCompletionSource<DisconnectReason>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var host = await StartHostAsync(clock, onDisconnected: r => reasons.TrySetResult(r));
+        using var metrics = new MetricRecorder(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         using var client = await ConnectAsync(host, CreateToken("alice", TimeSpan.FromMinutes(10)));
         await client.RequestAsync("whoami", null);
 
@@ -86,6 +87,21 @@ public sealed class AuthenticationTests
         Assert.Equal("Authentication expired.", client.Socket.CloseStatusDescription);
         await client.Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None).DefaultTimeout();
         Assert.Equal(DisconnectReason.AuthenticationExpired, await reasons.Task.DefaultTimeout());
+        Assert.Equal(1, metrics.Sum("websockets.server.disconnects", "websockets.disconnect.reason", "authentication_expired"));
+    }
+
+    [Fact]
+    public async Task TokenRefresh_OnAnEndpointWhosePolicyNamesTwoSchemes_IsCheckedByThoseSchemes()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await StartHostAsync(clock, endpointPolicy: "two-schemes");
+        using var client = await ConnectAsync(host, CreateToken("alice", TimeSpan.FromMinutes(10)));
+
+        var refreshed = await client.RequestAsync("$auth", new { token = CreateToken("alice", TimeSpan.FromMinutes(60), role: "admin") });
+
+        Assert.False(refreshed.TryGetProperty("error", out _), refreshed.ToString());
+        clock.Advance(TimeSpan.FromMinutes(30));
+        Assert.True((await client.RequestAsync("whoami", null)).GetProperty("data").GetProperty("admin").GetBoolean());
     }
 
     [Fact]
@@ -354,7 +370,7 @@ public sealed class AuthenticationTests
                     // As the ASP.NET Core templates ship ("Microsoft.AspNetCore": "Warning"): hosting's own "Request
                     // starting" line prints every URL with its query string; docs/security.md says so.
                     .AddFilter<TestLoggerProvider>("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning));
-                s.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+                static void Jwt(JwtBearerOptions o)
                 {
                     o.MapInboundClaims = false;
                     o.TokenValidationParameters = new TokenValidationParameters
@@ -375,8 +391,15 @@ public sealed class AuthenticationTests
                             return Task.CompletedTask;
                         },
                     };
+                }
+
+                // A second scheme, for endpoints whose policy names several ("Bearer;Partner" at the upgrade).
+                s.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(Jwt).AddJwtBearer("Partner", Jwt);
+                s.AddAuthorization(o =>
+                {
+                    o.AddPolicy("admins", p => p.RequireRole("admin"));
+                    o.AddPolicy("two-schemes", p => p.AddAuthenticationSchemes(JwtBearerDefaults.AuthenticationScheme, "Partner").RequireAuthenticatedUser());
                 });
-                s.AddAuthorization(o => o.AddPolicy("admins", p => p.RequireRole("admin")));
                 s.AddSocketRegistry(o => o.UserIdProvider = userIdProvider ?? (c => c.User.FindFirst("sub")?.Value))
                     .AddNamespace("chat", ns =>
                     {

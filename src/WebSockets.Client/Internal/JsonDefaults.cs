@@ -28,6 +28,20 @@ internal static class JsonDefaults
         return options;
     }
 
+    /// <summary>
+    /// Gives options that have no resolver (<c>new JsonSerializerOptions(...)</c>) the one System.Text.Json would fill in
+    /// itself on first use; the client calls <see cref="JsonSerializerOptions.GetTypeInfo"/>, which does not. Returns them.
+    /// </summary>
+    public static JsonSerializerOptions WithResolver(JsonSerializerOptions options)
+    {
+        if (options.TypeInfoResolver is null && !options.IsReadOnly)
+        {
+            options.TypeInfoResolver = JsonSerializer.IsReflectionEnabledByDefault ? CreateReflectionResolver() : JsonTypeInfoResolver.Combine();
+        }
+
+        return options;
+    }
+
     [UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode", Justification =
         "Called only when JsonSerializer.IsReflectionEnabledByDefault is true. Trimmed and Native AOT apps have that feature switch off " +
         "(JsonSerializerIsReflectionEnabledByDefault is false unless the app turns it on), and the trimmer removes this call.")]

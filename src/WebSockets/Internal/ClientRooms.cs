@@ -28,6 +28,7 @@ internal static class ClientRooms
             var room = Validate(request);
             if (!await authorize(connection, room, cancellationToken))
             {
+                ((SocketConnection)connection).Metrics.MessageRejected(connection.Namespace, RejectionReason.Forbidden);
                 throw new SocketRequestException(Forbidden, $"Joining room '{room}' is not allowed.");
             }
 

@@ -342,6 +342,10 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
             ? EventMessage.ErrorReply(id, error.Code, error.Message)
             : EventMessage.ErrorNotice(error.Code, error.Message, error.RequestId);
         await connection.SendAsync(message, cancellationToken);
+        if (error.Code == ErrorNotice.RateLimited)
+        {
+            return; // a flood must cost no application work per message: it is counted instead
+        }
 
         foreach (var hook in _namespace.ErrorHooks)
         {

@@ -67,6 +67,13 @@ internal sealed class BoundHandler
         {
             value = type == typeof(JsonElement) ? JsonElement.Parse(json) : JsonSerializer.Deserialize(json, MessageTypeInfo ?? options.GetTypeInfo(type));
         }
+        catch (NotSupportedException ex)
+        {
+            // No JSON metadata for the type: a source-generated context that lacks it, or a type JSON can't bind.
+            value = null;
+            (code, message) = (ErrorNotice.BadData, $"The data can't be bound to {type.Name}: {ex.Message}");
+            return false;
+        }
         catch (JsonException ex)
         {
             value = null;

@@ -25,6 +25,21 @@ internal static class JsonDefaults
         TypeInfoResolver = JsonSerializer.IsReflectionEnabledByDefault ? CreateReflectionResolver() : JsonTypeInfoResolver.Combine(),
     };
 
+    /// <summary>
+    /// Gives options that have no resolver (<c>new JsonSerializerOptions(...)</c>) the one System.Text.Json would fill in
+    /// itself on first use: <see cref="JsonSerializerOptions.GetTypeInfo"/>, which the library calls, does not. Read-only
+    /// options are left as they are. Returns <paramref name="options"/>.
+    /// </summary>
+    public static JsonSerializerOptions WithResolver(JsonSerializerOptions options)
+    {
+        if (options.TypeInfoResolver is null && !options.IsReadOnly)
+        {
+            options.TypeInfoResolver = JsonSerializer.IsReflectionEnabledByDefault ? CreateReflectionResolver() : JsonTypeInfoResolver.Combine();
+        }
+
+        return options;
+    }
+
     private static JsonSerializerOptions CreateReadOnly()
     {
         var options = CreateWebOptions();

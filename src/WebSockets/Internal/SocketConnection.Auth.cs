@@ -20,6 +20,8 @@ internal sealed partial class SocketConnection
     /// <summary>The longest token a <c>$auth</c> request may carry.</summary>
     internal const int MaxTokenLength = 16 * 1024;
 
+    private static readonly string?[] s_defaultScheme = [null];
+
     private readonly Lock _expiryLock = new();
     private ITimer? _expiryTimer;
     private DateTimeOffset? _expiresAt;
@@ -189,10 +191,20 @@ internal sealed partial class SocketConnection
 
         await using var scope = services.CreateAsyncScope();
         var request = RefreshRequest(scope.ServiceProvider, token);
-        AuthenticateResult result;
+        // A policy with several schemes authenticates the upgrade as "A;B": try each, as the policy evaluator did.
+        var named = (_endpoint.TokenRefreshScheme ?? AuthenticationScheme)?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        IReadOnlyList<string?> schemes = named is { Length: > 0 } ? named : s_defaultScheme;
+        var result = AuthenticateResult.NoResult();
         try
         {
-            result = await request.AuthenticateAsync(_endpoint.TokenRefreshScheme ?? AuthenticationScheme);
+            foreach (var scheme in schemes)
+            {
+                result = await request.AuthenticateAsync(scheme);
+                if (result.Succeeded)
+                {
+                    break;
+                }
+            }
         }
         catch (InvalidOperationException ex)
         {

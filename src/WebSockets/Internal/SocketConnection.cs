@@ -526,6 +526,7 @@ internal sealed partial class SocketConnection : ISocketConnection
         var reader = _queue.Reader;
         var token = _closedCts.Token;
         var discarded = 0;
+        var sending = false;
         var metrics = _registry.Metrics;
         try
         {
@@ -542,7 +543,9 @@ internal sealed partial class SocketConnection : ISocketConnection
                         continue;
                     }
 
+                    sending = true;
                     await socket.SendAsync(message.Data, message.MessageType, WebSocketMessageFlags.EndOfMessage, token);
+                    sending = false;
                     metrics.MessageSent(Namespace, message.Data.Length);
                 }
 
@@ -598,8 +601,15 @@ internal sealed partial class SocketConnection : ISocketConnection
         }
         finally
         {
-            // Whatever was accepted and never written is reported, not silently lost: the queue is complete by now, so
-            // nothing more can join it.
+            // Whatever was accepted and never written is reported, not silently lost. Complete the queue first (a failed
+            // send ends the pump before the connection completes it), so that nothing can join it after the count: a
+            // sender waiting for room, or a batch flush, then finds it closed. A send that failed midway counts too.
+            _queue.Writer.TryComplete();
+            if (sending)
+            {
+                discarded++;
+            }
+
             while (reader.TryRead(out _))
             {
                 discarded++;

@@ -42,9 +42,9 @@ internal sealed class SocketMetrics
         _discardedMessages = Meter.CreateCounter<long>(
             "websockets.server.discarded_messages", "{message}", "Messages still queued, never sent, when their connection ended without draining them (an abort, the drain timeout at shutdown, a slow-consumer close, a failed write), by namespace.");
         _rejectedConnections = Meter.CreateCounter<long>(
-            "websockets.server.rejected_connections", "{connection}", "Upgrades refused by a connection limit, by namespace and reason.");
+            "websockets.server.rejected_connections", "{connection}", "Upgrades refused before they were accepted (a connection limit, the origin check, a failed handshake), by namespace and reason.");
         _rejectedMessages = Meter.CreateCounter<long>(
-            "websockets.server.rejected_messages", "{message}", "Client messages refused without being handled (rate_limited, too_many_requests, busy), by namespace and reason.");
+            "websockets.server.rejected_messages", "{message}", "Client messages refused without being handled (rate_limited, too_many_requests, busy, forbidden, too_many_rooms), by namespace and reason.");
         _handlerTimeouts = Meter.CreateCounter<long>(
             "websockets.server.handler_timeouts", "{message}", "Handlers canceled at the handler timeout, by namespace.");
         _connects = Meter.CreateCounter<long>(
@@ -241,6 +241,7 @@ internal sealed class SocketMetrics
         DisconnectReason.HookFailed => "hook_failed",
         DisconnectReason.RateLimited => "rate_limited",
         DisconnectReason.ProtocolError => "protocol_error",
+        DisconnectReason.AuthenticationExpired => "authentication_expired",
         _ => "unknown",
     };
 }

@@ -37,6 +37,7 @@ internal sealed partial class SocketRegistry : ISocketRegistry
         ServerId = NewServerId();
         BackplaneContext = new RegistryBackplaneContext(this);
         Options = options.Value;
+        JsonDefaults.WithResolver(Options.JsonSerializerOptions);
         Limits = new ConnectionLimiter(Options);
         _services = services;
         Metrics = metrics;
