@@ -117,7 +117,8 @@ public sealed class WebSocketEndpointOptions
     /// message handler. At the timeout, the handler's <see cref="CancellationToken"/> is canceled and the server stops
     /// waiting for it: a request gets the error reply <c>handler_timeout</c> (anything else an error notice), and the
     /// connection goes on with its next message. A handler that ignores its token keeps running unobserved until it ends;
-    /// its result is discarded and its services are disposed then. With a timeout set, each handler gets a token of its own,
+    /// its result is discarded and its services are disposed then. At most 32 such handlers of one connection may run on;
+    /// one more closes the connection with 1011. With a timeout set, each handler gets a token of its own,
     /// canceled at the timeout or when the connection ends and valid only while the handler runs (a timer and a token
     /// per message); without one, the connection's token. Must be positive or
     /// <see cref="Timeout.InfiniteTimeSpan"/>. The default is <see cref="Timeout.InfiniteTimeSpan"/>: handlers of one

@@ -260,6 +260,34 @@ public sealed class MessageLimitsTests
     }
 
     [Fact]
+    public async Task HandlerTimeout_HandlersThatNeverStop_AreCappedPerConnection_OneTooManyClosesItWith1011()
+    {
+        var app = new App();
+        await using var host = await StartAsync(app, o => o.HandlerTimeout = TimeSpan.FromMilliseconds(50));
+        using var client = await host.ConnectAsync("/ws");
+        var connection = (SocketConnection)Assert.Single(host.Registry.GetConnections());
+
+        // Each hang ignores its token and runs on after its timeout; up to the cap, the connection goes on.
+        for (var id = 1; id <= SocketConnection.MaxAbandonedHandlers; id++)
+        {
+            await client.SendTextAsync($$"""{"event":"hang","id":{{id}}}""");
+            Assert.Equal("handler_timeout", ErrorReply(await NextAsync(client), id));
+        }
+
+        Assert.Equal(SocketConnection.MaxAbandonedHandlers, connection.AbandonedHandlers);
+        await client.SendTextAsync("""{"event":"echo","data":"still here","id":100}""");
+        Assert.Equal("still here", Reply(await NextAsync(client), 100).GetString());
+
+        // One more closes the connection: a client can't pile up work that outlives it.
+        await client.SendTextAsync("""{"event":"hang","id":101}""");
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, await client.ReceiveCloseAsync().DefaultTimeout());
+        await host.Logs.WaitForEventAsync("TooManyAbandonedHandlers").DefaultTimeout();
+
+        app.ReleaseHang();
+        await Eventually.Until(() => Task.FromResult(connection.AbandonedHandlers), n => n == 0, "the abandoned handlers to end");
+    }
+
+    [Fact]
     public async Task HandlerTimeout_AbandonedHandler_ItsScopedServicesAreDisposedOnlyWhenItEnds()
     {
         var app = new App();

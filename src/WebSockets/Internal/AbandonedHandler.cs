@@ -10,8 +10,10 @@ internal static class AbandonedHandler
     /// Waits, off the connection's message loop, for the handler to end: observes its failure, then disposes its
     /// controller (if any) and its scope, which it used until then.
     /// </summary>
-    public static async Task FinishAsync(Task<object?> running, string connectionId, AsyncServiceScope? scope, object? target, ILogger logger)
+    public static async Task FinishAsync(Task<object?> running, SocketConnection connection, AsyncServiceScope? scope, object? target, ILogger logger)
     {
+        var connectionId = connection.Id;
+        connection.OnHandlerAbandoned();
         try
         {
             await running;
@@ -38,5 +40,7 @@ internal static class AbandonedHandler
                 LimitsLog.AbandonedHandlerFailed(logger, connectionId, ex);
             }
         }
+
+        connection.OnAbandonedHandlerEnded();
     }
 }

@@ -273,7 +273,7 @@ internal sealed partial class EventDispatcher : IMessageDispatcher
                 if (abandoned is { IsCompleted: false })
                 {
                     // Its services are disposed when it ends, not under it.
-                    _ = AbandonedHandler.FinishAsync(abandoned, connection.Id, handler.NeedsScope ? scope : null, context.Target, _logger);
+                    _ = AbandonedHandler.FinishAsync(abandoned, connection, handler.NeedsScope ? scope : null, context.Target, _logger);
                 }
                 else
                 {

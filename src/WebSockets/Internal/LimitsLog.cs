@@ -32,6 +32,9 @@ internal static partial class LimitsLog
     [LoggerMessage(108, LogLevel.Warning, "The message handler did not finish within {HandlerTimeout} for connection {ConnectionId}; it was canceled and the connection goes on.", EventName = "MessageHandlerTimedOut")]
     public static partial void MessageHandlerTimedOut(ILogger logger, TimeSpan handlerTimeout, string connectionId);
 
+    [LoggerMessage(109, LogLevel.Warning, "Connection {ConnectionId} has more than {Max} handlers still running after their timeout; closing it.", EventName = "TooManyAbandonedHandlers")]
+    public static partial void TooManyAbandonedHandlers(ILogger logger, string connectionId, int max);
+
     [LoggerMessage(107, LogLevel.Debug, "A handler of connection {ConnectionId} that timed out has failed since.", EventName = "AbandonedHandlerFailed")]
     public static partial void AbandonedHandlerFailed(ILogger logger, string connectionId, Exception exception);
 }

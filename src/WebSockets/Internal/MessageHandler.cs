@@ -166,7 +166,7 @@ internal sealed partial class MessageHandler : IMessageDispatcher
                 if (abandoned is { IsCompleted: false })
                 {
                     // Its services are disposed when it ends, not under it.
-                    _ = AbandonedHandler.FinishAsync(abandoned, connection.Id, _handler.NeedsScope ? scope : null, target: null, _logger);
+                    _ = AbandonedHandler.FinishAsync(abandoned, connection, _handler.NeedsScope ? scope : null, target: null, _logger);
                 }
                 else
                 {

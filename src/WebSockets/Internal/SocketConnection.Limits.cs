@@ -17,6 +17,30 @@ internal sealed partial class SocketConnection
     internal SocketMetrics Metrics => _registry.Metrics;
 
     /// <summary>
+    /// The most handlers of one connection that may run on after their timeout (they ignored their token). One more
+    /// closes the connection, so a client can't pile up work and scopes that outlive it.
+    /// </summary>
+    internal const int MaxAbandonedHandlers = MaxQueuedInvocations;
+
+    private int _abandonedHandlers;
+
+    /// <summary>Counts a handler that outlived its timeout; closes the connection when there are too many.</summary>
+    internal void OnHandlerAbandoned()
+    {
+        if (Interlocked.Increment(ref _abandonedHandlers) > MaxAbandonedHandlers)
+        {
+            LimitsLog.TooManyAbandonedHandlers(_logger, Id, MaxAbandonedHandlers);
+            RequestClose(WebSocketCloseStatus.InternalServerError, "Too many handlers did not stop after their timeout.", DisconnectReason.ServerClosed, drain: true);
+        }
+    }
+
+    /// <summary>An abandoned handler has ended at last.</summary>
+    internal void OnAbandonedHandlerEnded() => Interlocked.Decrement(ref _abandonedHandlers);
+
+    /// <summary>Handlers of this connection still running after their timeout.</summary>
+    internal int AbandonedHandlers => Volatile.Read(ref _abandonedHandlers);
+
+    /// <summary>
     /// Takes a token from the connection's message rate limit (read pump only). True when the message may be handled:
     /// always, without any work, when the endpoint has no limit. Otherwise the refusal is logged and counted, and under
     /// <see cref="MessageRateLimitMode.Close"/> the connection is closed with 1008; the caller then tells the client under
