@@ -14,7 +14,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     /// 300 connections, 30 at a time: every third connect hook throws (closed 1011), every fifth disconnect hook throws,
     /// and each surviving connection sends an event whose handler throws, then a request. The failing ones get 1011 or a
     /// handler_failed notice; the others get their reply; each disconnect hook runs once; the registry ends empty; and a
-    /// well-behaved client keeps a p99 under 500 ms.
+    /// well-behaved client keeps a p99 under <see cref="HostileFrameTests.P99BoundMs"/> ms.
     /// </summary>
     [Fact]
     [Trait("Category", "stress")]

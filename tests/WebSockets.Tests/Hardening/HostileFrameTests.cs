@@ -15,8 +15,12 @@ namespace WebSockets.Tests.Hardening;
 /// </summary>
 public sealed class HostileFrameTests(ITestOutputHelper output)
 {
-    /// <summary>The p99 round trip of the well-behaved client during an attack, in milliseconds.</summary>
-    internal const double P99BoundMs = 500;
+    /// <summary>
+    /// The p99 round trip of the well-behaved client during an attack, in milliseconds. The tests run beside other
+    /// test classes on a shared 2-core machine, where one scheduling stall can take a few hundred milliseconds; quiet runs
+    /// measure single-digit milliseconds, and a server that an attack stalls would take seconds.
+    /// </summary>
+    internal const double P99BoundMs = 1000;
 
     private const ushort ProtocolError = 1002;
     private const ushort InvalidPayload = 1007;
