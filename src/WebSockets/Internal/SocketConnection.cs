@@ -64,6 +64,8 @@ internal sealed partial class SocketConnection : ISocketConnection
     private long _lastReceivedTimestamp;
     private byte[]? _receiveBuffer;
     private IHeaderDictionary _headers;
+    private readonly bool _ownsHeaders;
+    private readonly bool _ownsQuery;
     private IQueryCollection _query;
 
     public SocketConnection(string id, HttpContext httpContext, string? subProtocol, SocketRegistry registry, EndpointRuntime endpoint, NamespaceState ns)
@@ -78,6 +80,8 @@ internal sealed partial class SocketConnection : ISocketConnection
         _user = httpContext.User;
         _headers = WithoutAuthorization(httpContext.Request.Headers);
         _query = WithoutAccessToken(httpContext.Request.Query);
+        _ownsHeaders = !ReferenceEquals(_headers, httpContext.Request.Headers);
+        _ownsQuery = !ReferenceEquals(_query, httpContext.Request.Query);
         RemoteIpAddress = httpContext.Connection.RemoteIpAddress;
         SubProtocol = subProtocol;
         ConnectedAt = _timeProvider.GetUtcNow();
@@ -504,8 +508,16 @@ internal sealed partial class SocketConnection : ISocketConnection
     /// <summary>Copies what the connection exposes of its request, which is recycled once the endpoint returns.</summary>
     internal void DetachFromRequest()
     {
-        _headers = new HeaderDictionary(_headers.ToDictionary(static h => h.Key, static h => h.Value, StringComparer.OrdinalIgnoreCase));
-        _query = new QueryCollection(_query.ToDictionary(static q => q.Key, static q => q.Value, StringComparer.OrdinalIgnoreCase));
+        // A copy made when the credentials were removed is the connection's own already.
+        if (!_ownsHeaders)
+        {
+            _headers = new HeaderDictionary(_headers.ToDictionary(static h => h.Key, static h => h.Value, StringComparer.OrdinalIgnoreCase));
+        }
+
+        if (!_ownsQuery)
+        {
+            _query = new QueryCollection(_query.ToDictionary(static q => q.Key, static q => q.Value, StringComparer.OrdinalIgnoreCase));
+        }
     }
 
     internal void MarkCompleted() => _completed.TrySetResult();

@@ -524,9 +524,12 @@ internal sealed partial class SocketRegistry
         return new ClusterResult<IReadOnlyList<string>>(remote.Value?.Rooms ?? [], remote.Value is not null || remote.IsComplete, remote.MissingServers);
     }
 
-    /// <summary>This server's members of a room, or null when it has none.</summary>
-    internal ICollection<SocketConnection>? GetLocalRoomMembers(string room)
-        => _rooms.TryGetValue(room, out var members) ? members.Values : null;
+    /// <summary>This server's members of a room, or null when it has none. Enumerated live: no copy, no locks.</summary>
+    internal IEnumerable<SocketConnection>? GetLocalRoomMembers(string room)
+        => _rooms.TryGetValue(room, out var members) ? members.Select(static m => m.Value) : null;
+
+    /// <summary>How many of a room's members this server holds.</summary>
+    internal int GetLocalRoomMemberCount(string room) => _rooms.TryGetValue(room, out var members) ? members.Count : 0;
 
     /// <summary>Finds a connection: on this server first, then through the backplane's presence.</summary>
     internal async Task<ClusterResult<SocketMember?>> FindMemberAsync(string connectionId, CancellationToken cancellationToken)

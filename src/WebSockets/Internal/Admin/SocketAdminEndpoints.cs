@@ -106,7 +106,7 @@ internal sealed partial class SocketAdminEndpoints(
             .OrderByDescending(static r => r.Value)
             .ThenBy(static r => r.Key, StringComparer.Ordinal)
             .Take(options.MaxRooms)
-            .Select(r => new AdminRoom(r.Key, r.Value, registry.GetLocalRoomMembers(r.Key)?.Count ?? 0))
+            .Select(r => new AdminRoom(r.Key, r.Value, registry.GetLocalRoomMemberCount(r.Key)))
             .ToList();
 
         var rates = monitor.GetRates();
@@ -228,11 +228,11 @@ internal sealed partial class SocketAdminEndpoints(
         }
         else if (@namespace is not null)
         {
-            source = registry.TryGetNamespace(@namespace, out var ns) ? ns.Connections.Values : [];
+            source = registry.TryGetNamespace(@namespace, out var ns) ? ns.Connections.Select(static c => c.Value) : [];
         }
         else
         {
-            source = registry.NamespaceStates.SelectMany(static ns => ns.Connections.Values);
+            source = registry.NamespaceStates.SelectMany(static ns => ns.Connections.Select(static c => c.Value));
         }
 
         var page = new List<AdminConnection>(Math.Min(take, 64));
